@@ -1,0 +1,385 @@
+/* internal.h: nalloc's internal structures and the interfaces between its
+ * layers.  See src/malloc.c for the design; this header only says, for each
+ * shared field, what protects it.
+ *
+ * Lock order (outermost first), everywhere in the library:
+ *     init lock < mcache registry < mcentral < node heap < metadata (fixalloc)
+ * An mcache has no lock: only its owner thread touches it (stats readers
+ * read its counters with relaxed loads).
+ */
+#ifndef NALLOC_INTERNAL_H
+#define NALLOC_INTERNAL_H
+
+#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sched.h>
+#include "nalloc.h"
+#include "sizeclasses.h"
+
+#define NALLOC_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define CACHELINE 64
+
+/* relaxed / acquire / release shorthands over the GCC atomic builtins */
+#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ADD_RELAXED(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+#ifdef NALLOC_STATS_ENABLED
+#define STAT(x) (x)
+#else
+#define STAT(x) ((void)0)
+#endif
+
+/* internal assertion: always on (cheap, off the fast path) */
+#define NALLOC_ASSERT(cond)                                                   \
+	do {                                                                  \
+		if (unlikely(!(cond)))                                        \
+			nalloc__fatal_assert(#cond, __FILE__, __LINE__);      \
+	} while (0)
+
+#define BITMAP_WORDS 8 /* 512 objects per span at most (16-byte class) */
+#define ARENA_COMMIT_CHUNK ((size_t)4 << 20)  /* arena growth step */
+#define MAX_ALLOC_SIZE ((size_t)1 << 46)      /* larger requests: ENOMEM */
+
+/* ------------------------------------------------------------- locks */
+/* A test-and-test-and-set lock that yields after spinning.  Counters say how
+ * often it was taken and how often it had to wait (lock statistics). */
+typedef struct nalloc__lock {
+	int v;                 /* 0 free, 1 held (atomic) */
+	uint32_t contended;    /* acquisitions that had to wait (holder) */
+	uint64_t acquired;     /* acquisitions (holder) */
+} nalloc__lock_t;
+
+NALLOC_HIDDEN void nalloc__lock_slow(nalloc__lock_t *l);
+static ALWAYS_INLINE void nalloc__lock(nalloc__lock_t *l)
+{
+	if (unlikely(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE)))
+		nalloc__lock_slow(l);
+	l->acquired++;
+}
+static ALWAYS_INLINE void nalloc__unlock(nalloc__lock_t *l)
+{
+	__atomic_store_n(&l->v, 0, __ATOMIC_RELEASE);
+}
+static ALWAYS_INLINE bool nalloc__lock_held(nalloc__lock_t *l)
+{
+	return LOAD_RELAXED(&l->v) != 0;
+}
+
+/* ------------------------------------------------------------- mspan */
+enum span_state {
+	SPAN_DEAD = 0,   /* metadata on the heap's free list, describes nothing */
+	SPAN_FREE = 1,   /* a run of free pages in the heap's free lists */
+	SPAN_SMALL = 2,  /* in use, cut into size-class objects */
+	SPAN_LARGE = 3,  /* in use, one object > 32 KiB */
+};
+
+struct mcache;
+struct mcentral;
+struct mheap;
+
+/* A run of pages.  Small spans are cut into nelems objects of elemsize.
+ * The first cache line holds what malloc and free read on the fast path. */
+struct mspan {
+	/* --- set by the heap before the span is published in the spans map,
+	 *     unchanged while it is in use (read by anyone) --- */
+	uintptr_t base;          /* first byte */
+	uint32_t npages;         /* length in 8 KiB pages */
+	uint32_t elemsize;       /* object size (small), npages*8K (large) */
+	uint32_t divmul;         /* off / elemsize == (off * divmul) >> 32 */
+	uint16_t nelems;         /* objects in the span (1 for large) */
+	uint8_t spanclass;       /* size class; 0 for large and free spans */
+	uint8_t state;           /* enum span_state (atomic for large frees) */
+	uint16_t node;           /* index of the owning node heap */
+	uint16_t nwords;         /* used words of the bitmaps */
+	/* --- allocation cursor: written by the owner (the mcache caching the
+	 *     span, or the mcentral lock holder when it is uncached) --- */
+	uint32_t freeindex;      /* objects below it were looked at */
+	uint64_t allocCache;     /* ~allocBits from freeindex, bit 0 = freeindex */
+	struct mcache *owner;    /* caching mcache or NULL; written by the owner
+	                            or under the mcentral lock, read relaxed */
+	/* --- allocBits: 1 = allocated.  Written by the owner only (plain
+	 *     stores: set on allocation, cleared by a local free or a sweep);
+	 *     other threads read it relaxed to check a free is plausible --- */
+	uint64_t allocBits[BITMAP_WORDS];
+	/* --- remote frees (lock-free): a freer that is not the owner sets the
+	 *     object's bit here and counts it; the owner sweeps them in --- */
+	uint64_t remoteBits[BITMAP_WORDS]; /* atomic fetch_or / exchange */
+	uint64_t remote;         /* atomic: low 32 bits: REMOTE_BIAS + frees
+	                            counted - bits swept; REMOTE_QUEUED: on (or
+	                            being pushed on) the mcentral's pending
+	                            stack.  A queued span is never released. */
+	uint32_t centralCount;   /* allocated objects when last swept by the
+	                            mcentral; UINT32_MAX while cached (relaxed) */
+	struct mspan *pendingNext; /* link on the pending stack: written by the
+	                            pusher that set REMOTE_QUEUED */
+	/* --- list links: protected by the lock of the list the span is on
+	 *     (mcentral lists: mcentral lock; heap free lists: heap lock) --- */
+	struct mspan *next, *prev;
+	/* --- free spans only, heap lock --- */
+	uint64_t unusedSince;    /* ms timestamp of the free */
+	uint32_t dirtyPages;     /* pages possibly resident (not returned) */
+	uint8_t needzero;        /* memory may hold old data (large calloc) */
+	uint8_t onlist;          /* which list: heap free list index + 1 (heap
+	                            lock) or LIST_PARTIAL/LIST_FULL (mcentral
+	                            lock); 0: on none */
+} __attribute__((aligned(CACHELINE)));
+
+enum { LIST_PARTIAL = 1, LIST_FULL = 2 };
+
+#define REMOTE_BIAS ((uint64_t)1 << 31)
+#define REMOTE_QUEUED ((uint64_t)1 << 32)
+static ALWAYS_INLINE int32_t nalloc__remote_count(uint64_t r)
+{
+	return (int32_t)((uint32_t)r - (uint32_t)REMOTE_BIAS);
+}
+
+struct spanlist {
+	struct mspan *first;
+	uint64_t n;
+};
+
+/* span.c: bitmap and cursor operations (caller owns the span) */
+NALLOC_HIDDEN void nalloc__mspan_init_small(struct mspan *s, int spanclass);
+NALLOC_HIDDEN bool nalloc__mspan_next_window(struct mspan *s);
+NALLOC_HIDDEN uint32_t nalloc__mspan_sweep(struct mspan *s);
+NALLOC_HIDDEN uint32_t nalloc__mspan_count_alloc(const struct mspan *s);
+NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
+NALLOC_HIDDEN void nalloc__spanlist_push(struct spanlist *l, struct mspan *s);
+NALLOC_HIDDEN void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s);
+NALLOC_HIDDEN struct mspan *nalloc__spanlist_pop(struct spanlist *l);
+
+extern NALLOC_HIDDEN struct mspan nalloc__empty_span;
+
+/* Take the object at allocCache's lowest set bit (cache != 0).  Owner only. */
+static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
+{
+	unsigned bit = (unsigned)__builtin_ctzll(cache);
+	uint32_t idx = s->freeindex + bit;
+	s->allocCache = (cache >> bit) >> 1;
+	s->freeindex = idx + 1;
+	s->allocBits[idx >> 6] |= (uint64_t)1 << (idx & 63);
+	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+}
+
+/* ------------------------------------------------------------- mcache */
+enum { TLS_FRESH = 0, TLS_ACTIVE = 1, TLS_DEAD = 2 };
+
+/* Per-thread cache: one span per size class.  Owned by one thread. */
+struct mcache {
+	struct mspan *alloc[NALLOC_NUM_CLASSES]; /* owner; empty span if none */
+	int node;                    /* home node index (owner) */
+	struct mheap *heap;          /* home node heap (owner) */
+	pthread_t thread;            /* owner thread, for fork */
+	uint32_t refills;            /* slow-path refills (owner) */
+	struct mcache *regnext, *regprev; /* registry list: registry lock */
+	/* counters: written by the owner, read relaxed by stats */
+	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
+	uint64_t nfree[NALLOC_NUM_CLASSES];     /* local frees */
+	uint64_t nswept[NALLOC_NUM_CLASSES];    /* remote frees swept by owner */
+};
+
+extern NALLOC_HIDDEN __thread struct mcache *nalloc__tls_mcache;
+extern NALLOC_HIDDEN __thread int nalloc__tls_state;
+extern NALLOC_HIDDEN struct mcache nalloc__empty_mcache;
+
+NALLOC_HIDDEN void *nalloc__mcache_refill_alloc(struct mcache *c, int cls);
+NALLOC_HIDDEN void nalloc__mcache_global_init(void);
+NALLOC_HIDDEN struct mcache *nalloc__mcache_create(void);
+NALLOC_HIDDEN void nalloc__mcache_destroy(struct mcache *c);
+NALLOC_HIDDEN void nalloc__mcache_flush(struct mcache *c);
+NALLOC_HIDDEN void nalloc__mcache_fork_prepare(void);
+NALLOC_HIDDEN void nalloc__mcache_fork_parent(void);
+NALLOC_HIDDEN void nalloc__mcache_fork_child(void);
+NALLOC_HIDDEN void nalloc__mcache_thread_exit(void *arg);
+/* visit every live mcache under the registry lock (stats) */
+NALLOC_HIDDEN void nalloc__mcache_foreach(void (*fn)(struct mcache *, void *), void *arg);
+
+/* ------------------------------------------------------------- mcentral */
+/* Spans of one size class on one node that no mcache holds. */
+struct mcentral {
+	nalloc__lock_t lock;
+	struct spanlist partial;     /* spans with free objects: lock */
+	struct spanlist full;        /* spans without: lock */
+	struct mspan *pending;       /* atomic stack of spans with remote frees */
+	struct mheap *heap;          /* immutable */
+	int spanclass;               /* immutable */
+	/* counters: lock */
+	uint64_t nremote_swept;      /* remote frees swept here */
+	uint64_t nmalloc_uncached;   /* allocations by threads with no mcache */
+	uint64_t nspans;             /* spans of this class on this node */
+} __attribute__((aligned(CACHELINE)));
+
+NALLOC_HIDDEN void nalloc__mcentral_init(struct mcentral *mc, struct mheap *h, int cls);
+NALLOC_HIDDEN struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c);
+NALLOC_HIDDEN void nalloc__mcentral_uncache_span(struct mcentral *mc, struct mspan *s);
+NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
+NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old, uint64_t new_);
+NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
+
+/* ------------------------------------------------------------- mheap */
+#define HEAP_FREE_LISTS 128  /* free[n]: runs of n pages; free[0]: larger */
+
+/* Per-node page heap: its arena, spans map and page bitmap. */
+struct mheap {
+	nalloc__lock_t lock;
+	int node;                    /* index in nalloc__g.heaps (immutable) */
+	int os_node;                 /* OS node number (immutable) */
+	/* arena: [arena_start, arena_end) reserved; [arena_start, arena_used)
+	 * committed.  arena_used: heap lock (read relaxed by stats) */
+	uintptr_t arena_start, arena_end, arena_used;
+	struct mspan **spans;        /* page -> span (entries: heap lock to
+	                                write; read by anyone, see malloc.c) */
+	uint64_t *bitmap;            /* page in use bit: heap lock */
+	struct spanlist free[HEAP_FREE_LISTS]; /* heap lock */
+	uint64_t freemask[HEAP_FREE_LISTS / 64]; /* nonempty lists: heap lock */
+	uint64_t next_scavenge;      /* ms: heap lock */
+	struct mspan *span_freelist; /* mspan metadata to reuse: heap lock */
+	/* counters: heap lock (read relaxed by stats) */
+	uint64_t pages_in_use;       /* pages in in-use spans */
+	uint64_t dirty_free_pages;   /* free pages not yet returned */
+	uint64_t returned_bytes;     /* total bytes madvised away */
+	uint64_t large_allocs, large_frees, large_bytes_in_use;
+	uint64_t spans_in_use;
+	uint64_t nthreads;           /* mcaches homed here (registry lock) */
+	uint64_t dead_mallocs[NALLOC_NUM_CLASSES]; /* merged from exited threads */
+	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* (atomic adds) */
+	struct mcentral central[NALLOC_NUM_CLASSES];
+};
+
+NALLOC_HIDDEN int nalloc__mheap_init(struct mheap *h, int node, int os_node,
+                                     uintptr_t start, size_t size, struct mspan **spans);
+/* alloc npages aligned to align_pages pages; returns an in-use span
+ * (state SPAN_LARGE, spans map filled), or NULL.  Takes the heap lock. */
+NALLOC_HIDDEN struct mspan *nalloc__mheap_alloc(struct mheap *h, size_t npages, size_t align_pages,
+                                               bool large);
+NALLOC_HIDDEN void nalloc__mheap_free(struct mheap *h, struct mspan *s);
+/* grow an in-use span in place to npages if the following pages are free */
+NALLOC_HIDDEN bool nalloc__mheap_grow_inplace(struct mheap *h, struct mspan *s, size_t npages);
+/* shrink an in-use large span to npages, freeing its tail */
+NALLOC_HIDDEN void nalloc__mheap_shrink(struct mheap *h, struct mspan *s, size_t npages);
+NALLOC_HIDDEN size_t nalloc__mheap_scavenge(struct mheap *h, uint64_t now, bool all);
+NALLOC_HIDDEN bool nalloc__mheap_page_in_use(struct mheap *h, uintptr_t p);
+NALLOC_HIDDEN struct mspan *nalloc__mheap_new_span_meta(struct mheap *h);
+NALLOC_HIDDEN void nalloc__mheap_check(struct mheap *h); /* tests: invariants */
+
+/* ------------------------------------------------------------- spans map */
+/* One reservation [arena_base, arena_base + arena_total) cut into one arena
+ * per node; the page map is one array with a slice per node. */
+struct nalloc_globals {
+	uintptr_t arena_base;        /* immutable after init */
+	uintptr_t arena_total;       /* 0 before init: every pointer is foreign */
+	struct mspan **spans;        /* flat page map over all arenas */
+	unsigned arena_shift;        /* log2 of one node's arena */
+	int nnodes;                  /* node heaps */
+	struct mheap *heaps[NALLOC_MAX_NODES];
+	int ready;                   /* init done (atomic) */
+};
+extern NALLOC_HIDDEN struct nalloc_globals nalloc__g;
+
+static ALWAYS_INLINE struct mspan *nalloc__span_of(const void *p)
+{
+	uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
+	if (unlikely(off >= nalloc__g.arena_total))
+		return NULL;
+	return LOAD_RELAXED(&nalloc__g.spans[off >> NALLOC_PAGE_SHIFT]);
+}
+static ALWAYS_INLINE struct mheap *nalloc__heap_of(const void *p)
+{
+	uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
+	return nalloc__g.heaps[off >> nalloc__g.arena_shift];
+}
+NALLOC_HIDDEN void nalloc__spanmap_set(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages);
+NALLOC_HIDDEN void nalloc__spanmap_set_ends(struct mheap *h, struct mspan *s);
+NALLOC_HIDDEN int nalloc__spanmap_reserve(size_t per_node, int nnodes);
+
+/* ------------------------------------------------------------- size classes */
+static ALWAYS_INLINE int nalloc__size_class(size_t size)
+{
+	if (size <= NALLOC_SMALL_SIZE_MAX)
+		return nalloc__size_to_class16[(size + NALLOC_SMALL_SIZE_DIV - 1) / NALLOC_SMALL_SIZE_DIV];
+	return nalloc__size_to_class128[(size - NALLOC_SMALL_SIZE_MAX + NALLOC_LARGE_SIZE_DIV - 1) /
+	                                NALLOC_LARGE_SIZE_DIV];
+}
+/* smallest class >= size whose objects are all aligned to align; 0 if none */
+NALLOC_HIDDEN int nalloc__size_class_aligned(size_t size, size_t align);
+
+/* ------------------------------------------------------------- os */
+NALLOC_HIDDEN void *nalloc__os_reserve(size_t size, size_t align);
+NALLOC_HIDDEN int nalloc__os_commit(void *p, size_t size);
+NALLOC_HIDDEN void nalloc__os_purge(void *p, size_t size);
+NALLOC_HIDDEN void *nalloc__os_alloc(size_t size); /* zeroed RW metadata */
+NALLOC_HIDDEN void nalloc__os_free(void *p, size_t size);
+NALLOC_HIDDEN uint64_t nalloc__now_ms(void);
+NALLOC_HIDDEN size_t nalloc__os_page_size(void);
+
+/* ------------------------------------------------------------- options */
+enum { ON_ERROR_ABORT = 0, ON_ERROR_WARN = 1 };
+struct nalloc_options {
+	int on_error;                /* ON_ERROR_* */
+	uint64_t return_delay_ms;    /* free pages kept this long */
+	uint64_t arena_gb;           /* reservation per node, GiB */
+	int stats;                   /* print the table at exit */
+	char stats_json[256];        /* write the JSON document at exit */
+};
+extern NALLOC_HIDDEN struct nalloc_options nalloc__opt;
+NALLOC_HIDDEN void nalloc__options_parse(void);
+NALLOC_HIDDEN void nalloc__options_print(int fd);
+
+/* ------------------------------------------------------------- errors */
+enum nalloc_error {
+	ERR_DOUBLE_FREE,     /* object not allocated */
+	ERR_INVALID_FREE,    /* not the start of a nalloc object */
+	ERR_FOREIGN_FREE,    /* not a nalloc pointer at all */
+};
+NALLOC_HIDDEN void nalloc__report(enum nalloc_error e, const void *p, const struct mspan *s);
+NALLOC_HIDDEN void nalloc__fatal(const char *msg) __attribute__((noreturn));
+NALLOC_HIDDEN void nalloc__fatal_assert(const char *cond, const char *file, int line)
+	__attribute__((noreturn));
+/* async-signal-safe formatting into a buffer, for messages */
+NALLOC_HIDDEN char *nalloc__fmt_hex(char *out, uintptr_t v);
+NALLOC_HIDDEN char *nalloc__fmt_dec(char *out, uint64_t v);
+NALLOC_HIDDEN void nalloc__write_str(int fd, const char *s);
+
+/* ------------------------------------------------------------- init */
+NALLOC_HIDDEN void nalloc__init(void);
+NALLOC_HIDDEN bool nalloc__in_init(void);
+NALLOC_HIDDEN void *nalloc__bootstrap_alloc(size_t size, size_t align);
+NALLOC_HIDDEN bool nalloc__is_bootstrap(const void *p);
+NALLOC_HIDDEN size_t nalloc__bootstrap_size(const void *p);
+
+/* ------------------------------------------------------------- numa */
+/* topology.c: tables filled once at init from hwloc */
+struct nalloc_topology {
+	int nnodes;                      /* nodes with memory we manage */
+	int os_node[NALLOC_MAX_NODES];   /* our index -> OS node number */
+	int ncpus;                       /* size of cpu_node */
+	int16_t cpu_node[1024];          /* OS cpu -> our node index (-1: none) */
+	uint64_t node_memory[NALLOC_MAX_NODES]; /* bytes */
+};
+extern NALLOC_HIDDEN struct nalloc_topology nalloc__topo;
+NALLOC_HIDDEN void nalloc__topology_load(void);
+NALLOC_HIDDEN int nalloc__cpu_node(int cpu);
+/* bind.c */
+NALLOC_HIDDEN void nalloc__bind_range(void *p, size_t size, int node);
+/* node.c: which node a thread is homed on */
+NALLOC_HIDDEN int nalloc__current_node(void);
+
+/* ------------------------------------------------------------- stats */
+NALLOC_HIDDEN void nalloc__stats_at_exit(void);
+NALLOC_HIDDEN void nalloc__merge_dead_mcache(struct mcache *c);
+
+/* malloc.c: the API entry points shared with init.c */
+NALLOC_HIDDEN void *nalloc__malloc_slow(size_t size);
+NALLOC_HIDDEN void *nalloc__alloc_large(size_t size, size_t align, bool zero);
+
+#endif /* NALLOC_INTERNAL_H */

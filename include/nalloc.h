@@ -1,0 +1,83 @@
+/* nalloc.h: public interface of nalloc, a NUMA-aware malloc.
+ *
+ * Linking with -lnalloc (or LD_PRELOAD=libnalloc.so) replaces the whole
+ * standard allocation API (malloc, free, calloc, realloc, reallocarray,
+ * posix_memalign, aligned_alloc, memalign, valloc, pvalloc,
+ * malloc_usable_size, free_sized, free_aligned_sized; C++ new/delete go
+ * through them).  This header declares the nalloc-specific extras.
+ *
+ * Environment options (read once at start-up; see README.md for the table):
+ *   NALLOC_ON_ERROR=abort|warn   what an invalid or double free does
+ *   NALLOC_RETURN_DELAY_MS=N     how long free pages stay mapped before
+ *                                they are returned to the OS
+ *   NALLOC_STATS=1               print the per-node table to stderr at exit
+ *   NALLOC_STATS_JSON=PATH       write the stats JSON document at exit
+ */
+#ifndef NALLOC_H
+#define NALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NALLOC_API __attribute__((visibility("default")))
+#else
+#define NALLOC_API
+#endif
+
+#define NALLOC_VERSION "0.1.0"
+
+/* Per-node figures: the one field list behind the counters, the printed
+ * table and the JSON document (NALLOC_STATS_JSON).  X(name, description).
+ * The *_bytes and spans_in_use / threads fields are gauges (value now);
+ * the others count events since start-up. */
+#define NALLOC_NODE_STATS_FIELDS(X)                                              \
+	X(mapped_bytes, "arena address space made usable")                       \
+	X(committed_bytes, "bytes in spans plus free pages not yet returned")   \
+	X(in_use_bytes, "bytes of live objects (rounded to their size class)")  \
+	X(spans_in_use, "spans holding objects")                                 \
+	X(allocs, "allocations (small and large)")                               \
+	X(frees, "frees (small and large)")                                      \
+	X(local_frees, "frees by the thread caching the object's span")          \
+	X(remote_frees, "frees by any other thread (lock-free path)")            \
+	X(large_allocs, "allocations > 32 KiB")                                  \
+	X(returned_bytes, "bytes given back to the OS")                          \
+	X(threads, "threads homed on this node now")
+
+struct nalloc_node_stats {
+	int node; /* NUMA node number (OS numbering) */
+#define NALLOC_X_(name, desc) uint64_t name;
+	NALLOC_NODE_STATS_FIELDS(NALLOC_X_)
+#undef NALLOC_X_
+};
+
+#define NALLOC_MAX_NODES 64
+
+struct nalloc_stats {
+	int nnodes;
+	struct nalloc_node_stats nodes[NALLOC_MAX_NODES];
+};
+
+enum nalloc_stats_format { NALLOC_STATS_TEXT = 0, NALLOC_STATS_JSON = 1 };
+
+/* Fill *st with the current per-node figures.  Returns 0. */
+NALLOC_API int nalloc_stats_get(struct nalloc_stats *st);
+/* Print the per-node figures as a table or as the JSON document. */
+NALLOC_API void nalloc_stats_print(FILE *f, int format);
+
+/* Return every free page that is still mapped to the OS now, whatever the
+ * return delay.  Returns the number of bytes returned. */
+NALLOC_API size_t nalloc_purge(void);
+
+/* Number of NUMA nodes nalloc manages (1 on a non-NUMA machine). */
+NALLOC_API int nalloc_num_nodes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NALLOC_H */

@@ -1,0 +1,214 @@
+/* mcache.c: per-thread caches: the allocation slow path, creation, thread exit, fork.  see malloc.c */
+#include "internal.h"
+#include <errno.h>
+#include <string.h>
+
+/* The static empty mcache: every slot is the empty span, heap is NULL.
+ * Threads start here, and come back here when they exit. */
+struct mcache nalloc__empty_mcache = {
+	.alloc = {[0 ... NALLOC_NUM_CLASSES - 1] = &nalloc__empty_span},
+	.node = 0,
+};
+
+__thread struct mcache *nalloc__tls_mcache __attribute__((tls_model("initial-exec"))) =
+	&nalloc__empty_mcache;
+__thread int nalloc__tls_state __attribute__((tls_model("initial-exec"))) = TLS_FRESH;
+
+/* Registry of live mcaches and their metadata pool: registry_lock. */
+static nalloc__lock_t registry_lock;
+static struct mcache *registry;
+static struct mcache *mcache_pool;   /* freed mcache structs */
+static pthread_key_t exit_key;
+static bool exit_key_ok;
+
+void nalloc__mcache_global_init(void)
+{
+	/* glibc's first 32 keys live in the thread descriptor: no malloc */
+	exit_key_ok = pthread_key_create(&exit_key, nalloc__mcache_thread_exit) == 0;
+}
+
+static struct mcache *mcache_struct_alloc(void)
+{
+	struct mcache *c = mcache_pool;
+	if (c) {
+		mcache_pool = c->regnext;
+		return c;
+	}
+	/* carve a chunk of fresh metadata */
+	size_t chunk = 64 * 1024, n = chunk / sizeof(struct mcache);
+	struct mcache *m = nalloc__os_alloc(chunk);
+	if (!m)
+		return NULL;
+	for (size_t i = 1; i < n; i++) {
+		m[i].regnext = mcache_pool;
+		mcache_pool = &m[i];
+	}
+	return &m[0];
+}
+
+struct mcache *nalloc__mcache_create(void)
+{
+	int node = nalloc__current_node();
+	struct mheap *h = nalloc__g.heaps[node];
+	nalloc__lock(&registry_lock);
+	struct mcache *c = mcache_struct_alloc();
+	if (!c) {
+		nalloc__unlock(&registry_lock);
+		return NULL;
+	}
+	memset(c, 0, sizeof *c);
+	for (int i = 0; i < NALLOC_NUM_CLASSES; i++)
+		c->alloc[i] = &nalloc__empty_span;
+	c->node = node;
+	c->heap = h;
+	c->thread = pthread_self();
+	c->regnext = registry;
+	c->regprev = NULL;
+	if (registry)
+		registry->regprev = c;
+	registry = c;
+	ADD_RELAXED(&h->nthreads, 1);
+	nalloc__unlock(&registry_lock);
+	/* publish before pthread_setspecific, which may allocate */
+	nalloc__tls_mcache = c;
+	nalloc__tls_state = TLS_ACTIVE;
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, c);
+	return c;
+}
+
+/* Give every cached span back to its mcentral.  Owner only. */
+void nalloc__mcache_flush(struct mcache *c)
+{
+	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
+		struct mspan *s = c->alloc[cls];
+		if (s == &nalloc__empty_span)
+			continue;
+		c->alloc[cls] = &nalloc__empty_span;
+		nalloc__mcentral_uncache_span(&nalloc__g.heaps[s->node]->central[cls], s);
+	}
+}
+
+/* Unregister c and give back everything it holds.  Caller: c's owner, or
+ * the only thread left (fork child).  registry_lock must not be held. */
+static void mcache_release(struct mcache *c, bool locked)
+{
+	nalloc__mcache_flush(c);
+	if (!locked)
+		nalloc__lock(&registry_lock);
+	if (c->regprev)
+		c->regprev->regnext = c->regnext;
+	else
+		registry = c->regnext;
+	if (c->regnext)
+		c->regnext->regprev = c->regprev;
+	nalloc__merge_dead_mcache(c);
+	ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
+	c->regnext = mcache_pool;
+	mcache_pool = c;
+	if (!locked)
+		nalloc__unlock(&registry_lock);
+}
+
+void nalloc__mcache_destroy(struct mcache *c)
+{
+	nalloc__tls_mcache = &nalloc__empty_mcache;
+	nalloc__tls_state = TLS_DEAD;
+	mcache_release(c, false);
+}
+
+/* pthread key destructor: the thread is exiting. */
+void nalloc__mcache_thread_exit(void *arg)
+{
+	struct mcache *c = arg;
+	if (c && c == nalloc__tls_mcache)
+		nalloc__mcache_destroy(c);
+}
+
+/* The slow path of a small malloc: slot cls of c has no free object in its
+ * current allocCache window. */
+NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
+{
+	if (unlikely(c == &nalloc__empty_mcache)) {
+		if (unlikely(!LOAD_ACQ(&nalloc__g.ready))) {
+			nalloc__init();
+			if (nalloc__in_init() || !LOAD_ACQ(&nalloc__g.ready))
+				return nalloc__bootstrap_alloc(nalloc__class_size[cls], 16);
+		}
+		if (nalloc__tls_state == TLS_DEAD ||
+		    (c = nalloc__mcache_create()) == NULL) {
+			/* exiting thread (or no memory for a cache): no cache */
+			struct mheap *h = nalloc__g.heaps[nalloc__current_node()];
+			void *p = nalloc__mcentral_alloc_uncached(&h->central[cls]);
+			if (!p)
+				errno = ENOMEM;
+			return p;
+		}
+	}
+	c->refills++;
+	struct mspan *s = c->alloc[cls];
+	if (s != &nalloc__empty_span) {
+		if (nalloc__mspan_next_window(s))
+			goto take;
+		/* exhausted: collect remote frees; keep the span if roomy */
+		if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0) {
+			uint32_t n = nalloc__mspan_sweep(s);
+			STAT(c->nswept[cls] += n);
+			(void)n;
+		}
+		uint32_t used = nalloc__mspan_count_alloc(s);
+		uint32_t room = s->nelems - used;
+		if (room > 0 && room >= (uint32_t)(s->nelems / 8)) {
+			nalloc__mspan_rewind(s);
+			if (nalloc__mspan_next_window(s))
+				goto take;
+		}
+		c->alloc[cls] = &nalloc__empty_span;
+		nalloc__mcentral_uncache_span(&nalloc__g.heaps[s->node]->central[cls], s);
+	}
+	s = nalloc__mcentral_cache_span(&c->heap->central[cls], c);
+	if (unlikely(s == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->alloc[cls] = s;
+	if (!nalloc__mspan_next_window(s))
+		nalloc__fatal("mcentral handed out a span with no free object");
+take:
+	STAT(c->nmalloc[cls]++);
+	return nalloc__span_take(s, s->allocCache);
+}
+
+void nalloc__mcache_foreach(void (*fn)(struct mcache *, void *), void *arg)
+{
+	nalloc__lock(&registry_lock);
+	for (struct mcache *c = registry; c; c = c->regnext)
+		fn(c, arg);
+	nalloc__unlock(&registry_lock);
+}
+
+/* fork: the registry lock is the outermost allocator lock after init's */
+void nalloc__mcache_fork_prepare(void)
+{
+	nalloc__lock(&registry_lock);
+}
+
+void nalloc__mcache_fork_parent(void)
+{
+	nalloc__unlock(&registry_lock);
+}
+
+/* In the child only the forking thread survives.  Every other mcache's
+ * spans go back to their mcentrals: their bits are the truth (a fast path
+ * caught mid-way loses at most the one object it was handing out). */
+void nalloc__mcache_fork_child(void)
+{
+	pthread_t self = pthread_self();
+	struct mcache *c = registry, *next;
+	for (; c; c = next) {
+		next = c->regnext;
+		if (!pthread_equal(c->thread, self))
+			mcache_release(c, true);
+	}
+	nalloc__unlock(&registry_lock);
+}

@@ -1,0 +1,135 @@
+/* mspan.c: a span's bitmaps, its allocation cursor and span lists.  see malloc.c */
+#include "internal.h"
+#include <string.h>
+
+/* Every mcache slot starts here: allocCache == 0 sends malloc to the slow
+ * path, owner == NULL matches no mcache, nelems == 0 holds nothing. */
+struct mspan nalloc__empty_span;
+
+static inline uint64_t word_mask(const struct mspan *s, uint32_t w)
+{
+	uint32_t left = s->nelems - w * 64;
+	return left >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << left) - 1);
+}
+
+/* Turn a fresh in-use span from the heap into a span of class cls.
+ * The caller owns s (it is not yet reachable by any mcache). */
+void nalloc__mspan_init_small(struct mspan *s, int cls)
+{
+	NALLOC_ASSERT(cls > 0 && cls < NALLOC_NUM_CLASSES);
+	NALLOC_ASSERT(s->npages == nalloc__class_npages[cls]);
+	s->elemsize = nalloc__class_size[cls];
+	s->nelems = nalloc__class_nelems[cls];
+	s->divmul = nalloc__class_divmul[cls];
+	s->nwords = (uint16_t)((s->nelems + 63) / 64);
+	memset(s->allocBits, 0, sizeof s->allocBits);
+	memset(s->remoteBits, 0, sizeof s->remoteBits);
+	s->remote = REMOTE_BIAS;
+	s->centralCount = UINT32_MAX;
+	s->pendingNext = NULL;
+	s->owner = NULL;
+	s->freeindex = 0;
+	s->allocCache = 0;
+	STORE_REL(&s->spanclass, (uint8_t)cls);
+	STORE_REL(&s->state, (uint8_t)SPAN_SMALL);
+}
+
+/* allocCache ran out: load the next 64-bit word of allocBits that has a free
+ * object.  Returns false when the span has no free object past freeindex. */
+bool nalloc__mspan_next_window(struct mspan *s)
+{
+	uint32_t idx = (s->freeindex + 63) & ~(uint32_t)63;
+	while (idx < s->nelems) {
+		uint32_t w = idx >> 6;
+		uint64_t freebits = ~s->allocBits[w] & word_mask(s, w);
+		if (freebits) {
+			s->freeindex = idx;
+			s->allocCache = freebits;
+			return true;
+		}
+		idx += 64;
+	}
+	s->freeindex = s->nelems;
+	s->allocCache = 0;
+	return false;
+}
+
+/* Start the cursor again from object 0 (after frees made room). */
+void nalloc__mspan_rewind(struct mspan *s)
+{
+	s->freeindex = 0;
+	s->allocCache = 0;
+}
+
+/* Apply remote frees to allocBits.  Caller: the owner, or the mcentral lock
+ * holder for an uncached span.  Returns the number of objects freed. */
+uint32_t nalloc__mspan_sweep(struct mspan *s)
+{
+	uint32_t total = 0;
+	for (;;) {
+		uint32_t n = 0;
+		for (uint32_t w = 0; w < s->nwords; w++) {
+			if (!LOAD_RELAXED(&s->remoteBits[w]))
+				continue;
+			uint64_t f = __atomic_exchange_n(&s->remoteBits[w], 0, __ATOMIC_ACQ_REL);
+			uint64_t bad = f & ~s->allocBits[w];
+			while (unlikely(bad)) {
+				/* freed remotely and also freed by the owner */
+				uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bad);
+				nalloc__report(ERR_DOUBLE_FREE, (void *)(s->base + (uintptr_t)i * s->elemsize), s);
+				bad &= bad - 1;
+			}
+			s->allocBits[w] &= ~f;
+			n += (uint32_t)__builtin_popcountll(f);
+		}
+		int32_t after = nalloc__remote_count(__atomic_sub_fetch(&s->remote, n, __ATOMIC_ACQ_REL));
+		total += n;
+		/* after > 0: frees counted whose bits we have not seen yet; their
+		 * bits are set before they count, so another pass finds them.
+		 * after < 0: freers between their two atomics, seen already. */
+		if (after <= 0)
+			break;
+	}
+	return total;
+}
+
+uint32_t nalloc__mspan_count_alloc(const struct mspan *s)
+{
+	uint32_t n = 0;
+	for (uint32_t w = 0; w < s->nwords; w++)
+		n += (uint32_t)__builtin_popcountll(s->allocBits[w]);
+	return n;
+}
+
+/* ---------------------------------------------------------------- lists */
+/* Caller holds the lock protecting l. */
+
+void nalloc__spanlist_push(struct spanlist *l, struct mspan *s)
+{
+	s->prev = NULL;
+	s->next = l->first;
+	if (l->first)
+		l->first->prev = s;
+	l->first = s;
+	l->n++;
+}
+
+void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		l->first = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	l->n--;
+}
+
+struct mspan *nalloc__spanlist_pop(struct spanlist *l)
+{
+	struct mspan *s = l->first;
+	if (s)
+		nalloc__spanlist_remove(l, s);
+	return s;
+}

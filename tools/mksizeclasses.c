@@ -1,0 +1,376 @@
+/*
+ * mksizeclasses: compute nalloc's small-object size classes and print
+ * include/internal/sizeclasses.h.
+ *
+ *     tools/mksizeclasses > include/internal/sizeclasses.h
+ *     tools/mksizeclasses -o include/internal/sizeclasses.h
+ *
+ * The scheme follows the published design of Go's runtime size classes:
+ *
+ *   - Sizes step by 16 bytes at first; at each power of two from 128 on the
+ *     step becomes size/8, capped at 256 from 2048 on.  Rounding a request up
+ *     to the next class therefore wastes at most ~12.5% of the object.
+ *   - Each class gets the smallest span (a whole number of 8 KiB pages) whose
+ *     tail (the bytes left over after packing objects) is at most 1/8 of it.
+ *   - A size that ends up with the same page count and the same object count
+ *     as the class before it replaces that class (the larger size wins): a
+ *     smaller class would only waste the same span differently.
+ *   - Finally each class grows to the largest size that still packs the same
+ *     number of objects into its span, rounded down to a multiple of 128 so
+ *     that the 128-byte lookup table stays exact.
+ *
+ * Everything the allocator relies on is verified here before anything is
+ * written; a failed check prints a message and exits with status 1.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SHIFT      13
+#define PAGE_SIZE       (1u << PAGE_SHIFT)
+#define MAX_SMALL_SIZE  32768u
+#define MIN_ALIGN       16u
+#define SMALL_SIZE_DIV  16u
+#define SMALL_SIZE_MAX  1024u
+#define LARGE_SIZE_DIV  128u
+#define MAX_BITMAP_BITS 512u     /* span bitmaps: 8 x 64 bits */
+#define MAX_CLASSES     256      /* class ids are stored in uint8_t */
+
+#define NUM_SMALL_IDX   (SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1)
+#define NUM_LARGE_IDX   ((MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1)
+
+struct sclass {
+	uint32_t size;
+	uint32_t npages;
+	uint32_t nelems;
+	uint32_t divmul;
+};
+
+static struct sclass classes[MAX_CLASSES];
+static int nclasses;   /* including the reserved class 0 */
+static uint8_t to_class16[NUM_SMALL_IDX];
+static uint8_t to_class128[NUM_LARGE_IDX];
+static int failures;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mksizeclasses: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	failures++;
+}
+
+static int is_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* Smallest page count whose tail waste is at most 1/8 of the span. */
+static uint32_t span_pages(uint32_t size)
+{
+	uint32_t bytes = PAGE_SIZE;
+
+	while (bytes % size > bytes / 8)
+		bytes += PAGE_SIZE;
+	return bytes / PAGE_SIZE;
+}
+
+static void compute_classes(void)
+{
+	uint32_t step = MIN_ALIGN;
+
+	nclasses = 1;   /* class 0: reserved */
+	memset(&classes[0], 0, sizeof classes[0]);
+
+	for (uint32_t size = MIN_ALIGN; size <= MAX_SMALL_SIZE; size += step) {
+		if (is_pow2(size)) {
+			if (size >= 2048)
+				step = 256;
+			else if (size >= 128)
+				step = size / 8;
+		}
+		uint32_t npages = span_pages(size);
+		uint32_t n = npages * PAGE_SIZE / size;
+		struct sclass *prev = &classes[nclasses - 1];
+
+		if (nclasses > 1 && prev->npages == npages &&
+		    prev->npages * PAGE_SIZE / prev->size == n) {
+			prev->size = size;   /* same span, same count: keep the larger */
+			continue;
+		}
+		if (nclasses == MAX_CLASSES) {
+			fail("more than %d classes", MAX_CLASSES - 1);
+			return;
+		}
+		classes[nclasses].size = size;
+		classes[nclasses].npages = npages;
+		nclasses++;
+	}
+
+	/* Grow each class to the largest 128-aligned size with the same count. */
+	for (int c = 1; c < nclasses; c++) {
+		uint32_t span = classes[c].npages * PAGE_SIZE;
+		uint32_t bigger = (span / (span / classes[c].size)) & ~(LARGE_SIZE_DIV - 1);
+
+		if (bigger > classes[c].size)
+			classes[c].size = bigger;
+	}
+
+	for (int c = 1; c < nclasses; c++) {
+		struct sclass *k = &classes[c];
+
+		k->nelems = k->npages * PAGE_SIZE / k->size;
+		k->divmul = (uint32_t)(UINT32_MAX / k->size + 1);
+	}
+}
+
+static int class_for(uint32_t size)
+{
+	for (int c = 1; c < nclasses; c++)
+		if (classes[c].size >= size)
+			return c;
+	return -1;
+}
+
+static void compute_lookup(void)
+{
+	for (uint32_t i = 0; i < NUM_SMALL_IDX; i++) {
+		int c = class_for(i * SMALL_SIZE_DIV);
+
+		if (c < 0) {
+			fail("no class for size %" PRIu32, i * SMALL_SIZE_DIV);
+			c = 0;
+		}
+		to_class16[i] = (uint8_t)c;
+	}
+	for (uint32_t i = 0; i < NUM_LARGE_IDX; i++) {
+		int c = class_for(SMALL_SIZE_MAX + i * LARGE_SIZE_DIV);
+
+		if (c < 0) {
+			fail("no class for size %" PRIu32, SMALL_SIZE_MAX + i * LARGE_SIZE_DIV);
+			c = 0;
+		}
+		to_class128[i] = (uint8_t)c;
+	}
+}
+
+static uint8_t lookup(uint32_t size)
+{
+	if (size <= SMALL_SIZE_MAX)
+		return to_class16[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV];
+	return to_class128[(size - SMALL_SIZE_MAX + LARGE_SIZE_DIV - 1) / LARGE_SIZE_DIV];
+}
+
+static void verify(void)
+{
+	if (nclasses < 2) {
+		fail("no classes");
+		return;
+	}
+	if (classes[1].size != MIN_ALIGN)
+		fail("smallest class is %" PRIu32 ", want %u", classes[1].size, MIN_ALIGN);
+	if (classes[nclasses - 1].size != MAX_SMALL_SIZE)
+		fail("largest class is %" PRIu32 ", want %u",
+		     classes[nclasses - 1].size, MAX_SMALL_SIZE);
+
+	for (int c = 1; c < nclasses; c++) {
+		const struct sclass *k = &classes[c];
+		uint32_t span = k->npages * PAGE_SIZE;
+
+		if (k->size % MIN_ALIGN != 0)
+			fail("class %d: size %" PRIu32 " is not a multiple of %u",
+			     c, k->size, MIN_ALIGN);
+		if (k->size > SMALL_SIZE_MAX && k->size % LARGE_SIZE_DIV != 0)
+			fail("class %d: size %" PRIu32 " > %u is not a multiple of %u",
+			     c, k->size, SMALL_SIZE_MAX, LARGE_SIZE_DIV);
+		if (c > 1 && k->size <= classes[c - 1].size)
+			fail("class %d: size %" PRIu32 " does not exceed class %d's %" PRIu32,
+			     c, k->size, c - 1, classes[c - 1].size);
+		if (k->npages == 0 || k->npages > UINT8_MAX)
+			fail("class %d: npages %" PRIu32 " does not fit uint8_t", c, k->npages);
+		if (k->nelems == 0 || k->nelems > MAX_BITMAP_BITS)
+			fail("class %d: %" PRIu32 " objects per span (limit %u)",
+			     c, k->nelems, MAX_BITMAP_BITS);
+		if (span % k->size > span / 8)
+			fail("class %d: tail waste %" PRIu32 " exceeds 1/8 of %" PRIu32,
+			     c, span % k->size, span);
+
+		/* Every offset in the span, object starts included. */
+		for (uint32_t off = 0; off < span; off++) {
+			uint32_t q = (uint32_t)(((uint64_t)off * k->divmul) >> 32);
+
+			if (q != off / k->size) {
+				fail("class %d (size %" PRIu32 "): divmul %" PRIu32
+				     " gives %" PRIu32 " for offset %" PRIu32 ", want %" PRIu32,
+				     c, k->size, k->divmul, q, off, off / k->size);
+				break;
+			}
+		}
+	}
+
+	for (uint32_t size = 0; size <= MAX_SMALL_SIZE; size++) {
+		uint8_t c = lookup(size);
+		uint32_t want = size ? size : 1;
+
+		if (c == 0 || c >= nclasses || classes[c].size < want ||
+		    (c > 1 && classes[c - 1].size >= want)) {
+			fail("lookup(%" PRIu32 ") = class %u, not the smallest that fits",
+			     size, c);
+			break;
+		}
+	}
+}
+
+/* "DECL = { v, v, ... };" wrapped at about 80 columns (tab = 8). */
+static void print_array(FILE *f, const char *decl, const uint32_t *v, int n)
+{
+	int col = 0;
+
+	fprintf(f, "%s\n\t__attribute__((unused)) = {", decl);
+	for (int i = 0; i < n; i++) {
+		char buf[16];
+		int len = snprintf(buf, sizeof buf, "%" PRIu32 "%s", v[i], i + 1 < n ? "," : "");
+
+		if (i == 0 || col + 1 + len > 80) {
+			fputs("\n\t", f);
+			col = 8;
+		} else {
+			fputc(' ', f);
+			col++;
+		}
+		fputs(buf, f);
+		col += len;
+	}
+	fputs("\n};\n", f);
+}
+
+static void print_header(FILE *f)
+{
+	uint32_t v[NUM_LARGE_IDX > MAX_CLASSES ? NUM_LARGE_IDX : MAX_CLASSES];
+	uint32_t max_nelems = 0, prev = 0;
+
+	fputs("/* sizeclasses.h: size-class tables.  Generated by tools/mksizeclasses.c; "
+	      "DO NOT EDIT. see src/malloc.c\n", f);
+	fputs(" *\n", f);
+	fputs(" * class  bytes/obj  bytes/span  objects  tail waste  max waste\n", f);
+	for (int c = 1; c < nclasses; c++) {
+		const struct sclass *k = &classes[c];
+		uint32_t span = k->npages * PAGE_SIZE;
+		uint32_t tail = span - k->nelems * k->size;
+		/* worst case: every object is one byte larger than the class below */
+		double waste = (double)((k->size - prev - 1) * k->nelems + tail) / span;
+
+		fprintf(f, " * %5d  %9" PRIu32 "  %10" PRIu32 "  %7" PRIu32 "  %10" PRIu32
+			"  %8.2f%%\n", c, k->size, span, k->nelems, tail, 100.0 * waste);
+		prev = k->size;
+		if (k->nelems > max_nelems)
+			max_nelems = k->nelems;
+	}
+	fputs(" */\n", f);
+	fputs("#ifndef NALLOC_SIZECLASSES_H\n"
+	      "#define NALLOC_SIZECLASSES_H\n"
+	      "\n"
+	      "#include <stdint.h>\n"
+	      "\n", f);
+	fprintf(f, "#define NALLOC_PAGE_SHIFT %d\n", PAGE_SHIFT);
+	fprintf(f, "#define NALLOC_PAGE_SIZE %u\n", PAGE_SIZE);
+	fprintf(f, "#define NALLOC_MAX_SMALL_SIZE %u\n", MAX_SMALL_SIZE);
+	fprintf(f, "#define NALLOC_SMALL_SIZE_DIV %u\n", SMALL_SIZE_DIV);
+	fprintf(f, "#define NALLOC_SMALL_SIZE_MAX %u\n", SMALL_SIZE_MAX);
+	fprintf(f, "#define NALLOC_LARGE_SIZE_DIV %u\n", LARGE_SIZE_DIV);
+	fprintf(f, "#define NALLOC_NUM_CLASSES %d      /* including class 0 */\n", nclasses);
+	fprintf(f, "#define NALLOC_MAX_NELEMS %" PRIu32 "\n", max_nelems);
+	fputs("\n", f);
+
+	fputs("/* Per class (index 0 is reserved: size 0, never used).  An object's index\n"
+	      " * in its span is (uint32_t)(((uint64_t)off * divmul) >> 32) == off / size\n"
+	      " * for every byte offset off in the span. */\n", f);
+	for (int c = 0; c < nclasses; c++)
+		v[c] = classes[c].size;
+	print_array(f, "static const uint32_t nalloc__class_size[NALLOC_NUM_CLASSES]",
+		    v, nclasses);
+	for (int c = 0; c < nclasses; c++)
+		v[c] = classes[c].npages;
+	print_array(f, "static const uint8_t nalloc__class_npages[NALLOC_NUM_CLASSES]",
+		    v, nclasses);
+	for (int c = 0; c < nclasses; c++)
+		v[c] = classes[c].nelems;
+	print_array(f, "static const uint16_t nalloc__class_nelems[NALLOC_NUM_CLASSES]",
+		    v, nclasses);
+	for (int c = 0; c < nclasses; c++)
+		v[c] = classes[c].divmul;
+	print_array(f, "static const uint32_t nalloc__class_divmul[NALLOC_NUM_CLASSES]",
+		    v, nclasses);
+
+	fputs("\n/* Smallest class that fits size, for size <= NALLOC_SMALL_SIZE_MAX\n"
+	      " * (size 0 maps to class 1): nalloc__size_to_class16[(size + 15) >> 4] */\n", f);
+	for (uint32_t i = 0; i < NUM_SMALL_IDX; i++)
+		v[i] = to_class16[i];
+	print_array(f, "static const uint8_t nalloc__size_to_class16"
+		    "[NALLOC_SMALL_SIZE_MAX / NALLOC_SMALL_SIZE_DIV + 1]", v, NUM_SMALL_IDX);
+
+	fputs("\n/* Smallest class that fits size, for NALLOC_SMALL_SIZE_MAX < size <=\n"
+	      " * NALLOC_MAX_SMALL_SIZE: nalloc__size_to_class128[(size - 1024 + 127) >> 7] */\n", f);
+	for (uint32_t i = 0; i < NUM_LARGE_IDX; i++)
+		v[i] = to_class128[i];
+	print_array(f, "static const uint8_t nalloc__size_to_class128"
+		    "[(NALLOC_MAX_SMALL_SIZE - NALLOC_SMALL_SIZE_MAX) / NALLOC_LARGE_SIZE_DIV + 1]",
+		    v, NUM_LARGE_IDX);
+	fputs("\n#endif /* NALLOC_SIZECLASSES_H */\n", f);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: mksizeclasses [-o FILE]\n"
+	      "Print nalloc's size-class header (include/internal/sizeclasses.h)\n"
+	      "to standard output, or to FILE.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *out = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			out = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	compute_classes();
+	if (failures == 0)
+		compute_lookup();
+	if (failures == 0)
+		verify();
+	if (failures != 0) {
+		fprintf(stderr, "mksizeclasses: %d check(s) failed; nothing written\n", failures);
+		return 1;
+	}
+
+	FILE *f = stdout;
+	if (out != NULL && (f = fopen(out, "w")) == NULL) {
+		fprintf(stderr, "mksizeclasses: %s: %s\n", out, strerror(errno));
+		return 1;
+	}
+	print_header(f);
+	if (fflush(f) != 0 || ferror(f) || (f != stdout && fclose(f) != 0)) {
+		fprintf(stderr, "mksizeclasses: %s: write error\n", out ? out : "stdout");
+		return 1;
+	}
+	return 0;
+}
