@@ -114,19 +114,22 @@
 
 /* ---------------------------------------------------------------- alloc */
 
-static ALWAYS_INLINE void *small_alloc(int cls)
+static ALWAYS_INLINE void *small_alloc(size_t cls)
 {
 	struct mcache *c = nalloc__tls_mcache;
 	struct mspan *s = c->alloc[cls];
 	uint64_t cache = s->allocCache;
 	if (unlikely(cache == 0))
-		return nalloc__mcache_refill_alloc(c, cls);
+		return nalloc__mcache_refill_alloc(c, (int)cls);
 	STAT(c->nmalloc[cls]++);
 	return nalloc__span_take(s, cache);
 }
 
 static ALWAYS_INLINE void *do_malloc(size_t size)
 {
+	if (likely(size <= NALLOC_SMALL_SIZE_MAX))
+		return small_alloc(nalloc__size_to_class16[(size + NALLOC_SMALL_SIZE_DIV - 1) /
+		                                           NALLOC_SMALL_SIZE_DIV]);
 	if (likely(size <= NALLOC_MAX_SMALL_SIZE))
 		return small_alloc(nalloc__size_class(size));
 	return nalloc__malloc_slow(size);
@@ -180,12 +183,18 @@ void *nalloc__alloc_large(size_t size, size_t align, bool zero)
 
 /* ---------------------------------------------------------------- free */
 
+static NOINLINE void free_not_small(void *p, struct mspan *s);
+
 /* What free does with a pointer its span does not vouch for. */
-static NOINLINE void free_bad(const void *p, const struct mspan *s)
+static NOINLINE void free_bad(void *p, struct mspan *s)
 {
-	nalloc__report(s ? ERR_INVALID_FREE : ERR_FOREIGN_FREE, p, s);
+	if (s && LOAD_ACQ(&s->spanclass) == 0)
+		free_not_small(p, s); /* large or free run: decides there */
+	else
+		nalloc__report(s ? ERR_INVALID_FREE : ERR_FOREIGN_FREE, p, s);
 }
 
+/* Large spans, free runs and pointers without a span. */
 static NOINLINE void free_not_small(void *p, struct mspan *s)
 {
 	if (s == NULL) {
@@ -222,12 +231,14 @@ static NOINLINE void free_not_small(void *p, struct mspan *s)
  * such free since the last sweep queues the span on its mcentral. */
 static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t m)
 {
+	if (unlikely(LOAD_ACQ(&s->spanclass) == 0)) {
+		free_not_small(p, s);
+		return;
+	}
 	if (unlikely(!(LOAD_RELAXED(&s->allocBits[w]) & m))) {
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;
 	}
-	/* the object is live, so s cannot be released before we are done */
-	struct mcentral *mc = &nalloc__g.heaps[s->node]->central[s->spanclass];
 	uint64_t old = __atomic_fetch_or(&s->remoteBits[w], m, __ATOMIC_ACQ_REL);
 	if (unlikely(old & m)) {
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
@@ -242,19 +253,24 @@ static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint
 	                                      __ATOMIC_RELAXED));
 	if (unlikely((n & ~r & REMOTE_QUEUED) ||
 	             (uint32_t)nalloc__remote_count(n) == LOAD_RELAXED(&s->centralCount)))
-		nalloc__mcentral_notify(s, mc, r, n);
+		nalloc__mcentral_notify(s, r, n);
 }
 
+/* The page map vouches that s covers p (spanmap.c), so the object index
+ * is below nelems + 1 <= 512 and the bit lies inside the bitmaps; a tail
+ * pointer finds a bit that is never set.  Large spans and free runs have
+ * divmul 0 and no owner: their base goes to free_remote, which sends them
+ * on; any other pointer into them fails the start-of-object test. */
 static ALWAYS_INLINE void do_free(void *p)
 {
 	struct mspan *s = nalloc__span_of(p);
-	if (unlikely(s == NULL || s->spanclass == 0)) {
+	if (unlikely(s == NULL)) {
 		free_not_small(p, s);
 		return;
 	}
 	uintptr_t off = (uintptr_t)p - s->base;
 	uint32_t idx = (uint32_t)((off * s->divmul) >> 32);
-	if (unlikely(idx >= s->nelems || (uintptr_t)idx * s->elemsize != off)) {
+	if (unlikely((uintptr_t)idx * s->elemsize != off)) {
 		free_bad(p, s);
 		return;
 	}

@@ -149,11 +149,13 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 /* Called by a remote freer after it counted its free (old -> new_).  If it
  * set REMOTE_QUEUED it pushes the span on the pending stack (the flag keeps
  * the span alive until a drain pops it).  If its free emptied an uncached
- * span, it drains the stack so the pages go back to the heap.  After its
- * count, s may already be re-filed: only mc (computed before) is trusted. */
-NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
-                                      uint64_t new_)
+ * span, it drains the stack so the pages go back to the heap. */
+NOINLINE void nalloc__mcentral_notify(struct mspan *s, uint64_t old, uint64_t new_)
 {
+	/* If we set REMOTE_QUEUED, s stays filed until we push it, so its node
+	 * and class are right.  Otherwise s may have been released meanwhile:
+	 * mspans are type-stable, so at worst we drain the wrong mcentral. */
+	struct mcentral *mc = &nalloc__g.heaps[LOAD_RELAXED(&s->node)]->central[LOAD_RELAXED(&s->spanclass)];
 	if (new_ & ~old & REMOTE_QUEUED) {
 		push_pending(mc, s);
 		if ((uint32_t)nalloc__remote_count(new_) != LOAD_RELAXED(&s->centralCount))

@@ -122,7 +122,11 @@ static struct mspan *find_free(struct mheap *h, size_t npages)
 	return best;
 }
 
-/* Put free run s in the free lists, merged with free neighbours. */
+/* Put free run s in the free lists, merged with free neighbours.  The page
+ * map keeps one invariant (see spanmap.c): an entry is NULL or a span that
+ * covers its page; a free run is entered at its two ends only, so the
+ * caller has cleared s's pages and the ends that become interior here are
+ * cleared too. */
 static void free_run(struct mheap *h, struct mspan *s)
 {
 	if (s->base > h->arena_start) {
@@ -131,6 +135,9 @@ static void free_run(struct mheap *h, struct mspan *s)
 		if (!bitmap_test(h, pg) && l && l->state == SPAN_FREE && l->onlist &&
 		    l->base + ((uintptr_t)l->npages << PSHIFT) == s->base) {
 			remove_free(h, l);
+			nalloc__spanmap_clear(h, l->base, 1);
+			nalloc__spanmap_clear(h, s->base - PAGE, 1);
+			nalloc__spanmap_clear(h, s->base, 1);
 			s->base = l->base;
 			s->npages += l->npages;
 			s->dirtyPages += l->dirtyPages;
@@ -144,6 +151,9 @@ static void free_run(struct mheap *h, struct mspan *s)
 		struct mspan *r = h->spans[pg];
 		if (!bitmap_test(h, pg) && r && r->state == SPAN_FREE && r->onlist && r->base == end) {
 			remove_free(h, r);
+			nalloc__spanmap_clear(h, end - PAGE, 1);
+			nalloc__spanmap_clear(h, end, 1);
+			nalloc__spanmap_clear(h, end + ((uintptr_t)(r->npages - 1) << PSHIFT), 1);
 			s->npages += r->npages;
 			s->dirtyPages += r->dirtyPages;
 			s->needzero |= r->needzero;
@@ -329,9 +339,12 @@ void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 		h->large_bytes_in_use -= (uint64_t)s->npages << PSHIFT;
 	}
 	s->owner = NULL;
+	s->divmul = 0;
 	s->dirtyPages = s->npages;
 	s->needzero = 1;
 	s->unusedSince = now;
+	STORE_REL(&s->spanclass, (uint8_t)0);
+	nalloc__spanmap_clear(h, s->base, s->npages);
 	h->dirty_free_pages += s->dirtyPages;
 	free_run(h, s);
 	if (h->next_scavenge > now + nalloc__opt.return_delay_ms)
@@ -393,6 +406,7 @@ void nalloc__mheap_shrink(struct mheap *h, struct mspan *s, size_t npages)
 		t->needzero = 1;
 		t->unusedSince = nalloc__now_ms();
 		bitmap_set(h, page_index(h, t->base), tail, false);
+		nalloc__spanmap_clear(h, t->base, tail);
 		h->pages_in_use -= tail;
 		h->large_bytes_in_use -= (uint64_t)tail << PSHIFT;
 		s->npages = (uint32_t)npages;
@@ -435,8 +449,11 @@ void nalloc__mheap_check(struct mheap *h)
 			NALLOC_ASSERT(list_of(s->npages) == i);
 			size_t pg = page_index(h, s->base);
 			NALLOC_ASSERT(h->spans[pg] == s && h->spans[pg + s->npages - 1] == s);
-			for (size_t k = 0; k < s->npages; k++)
+			for (size_t k = 0; k < s->npages; k++) {
 				NALLOC_ASSERT(!bitmap_test(h, pg + k));
+				if (k > 0 && k + 1 < s->npages)
+					NALLOC_ASSERT(h->spans[pg + k] == NULL);
+			}
 			/* coalesced: neighbours are not free runs */
 			if (pg > 0)
 				NALLOC_ASSERT(bitmap_test(h, pg - 1));

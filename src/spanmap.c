@@ -1,4 +1,10 @@
-/* spanmap.c: the page -> span map of every node's arena.  see malloc.c */
+/* spanmap.c: the page -> span map of every node's arena.  see malloc.c
+ *
+ * Invariant: an entry is NULL or points at a span (in use or a free run)
+ * that covers the entry's page.  In-use spans are entered on every page,
+ * free runs on their first and last page.  So free() can trust that the
+ * span it finds contains the pointer, and an mspan on the metadata free
+ * list is never referenced from the map. */
 #include "internal.h"
 
 struct nalloc_globals nalloc__g;
@@ -10,6 +16,15 @@ void nalloc__spanmap_set(struct mheap *h, struct mspan *s, uintptr_t base, size_
 	size_t pg = (base - h->arena_start) >> NALLOC_PAGE_SHIFT;
 	for (size_t i = 0; i < npages; i++)
 		STORE_REL(&h->spans[pg + i], s);
+}
+
+/* Forget npages pages from base.  h->lock held. */
+void nalloc__spanmap_clear(struct mheap *h, uintptr_t base, size_t npages)
+{
+	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
+	size_t pg = (base - h->arena_start) >> NALLOC_PAGE_SHIFT;
+	for (size_t i = 0; i < npages; i++)
+		STORE_REL(&h->spans[pg + i], NULL);
 }
 
 /* A free run is found from its neighbours through its first and last page. */

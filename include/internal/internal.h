@@ -223,7 +223,7 @@ NALLOC_HIDDEN void nalloc__mcentral_init(struct mcentral *mc, struct mheap *h, i
 NALLOC_HIDDEN struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcentral_uncache_span(struct mcentral *mc, struct mspan *s);
 NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
-NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old, uint64_t new_);
+NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, uint64_t old, uint64_t new_);
 NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
 
 /* ------------------------------------------------------------- mheap */
@@ -300,6 +300,7 @@ static ALWAYS_INLINE struct mheap *nalloc__heap_of(const void *p)
 }
 NALLOC_HIDDEN void nalloc__spanmap_set(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages);
 NALLOC_HIDDEN void nalloc__spanmap_set_ends(struct mheap *h, struct mspan *s);
+NALLOC_HIDDEN void nalloc__spanmap_clear(struct mheap *h, uintptr_t base, size_t npages);
 NALLOC_HIDDEN int nalloc__spanmap_reserve(size_t per_node, int nnodes);
 
 /* ------------------------------------------------------------- size classes */
