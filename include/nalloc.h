@@ -44,7 +44,8 @@ extern "C" {
 	X(allocs, "allocations (small and large)")                               \
 	X(frees, "frees (small and large)")                                      \
 	X(local_frees, "frees by the thread caching the object's span")          \
-	X(remote_frees, "frees by any other thread (lock-free path)")            \
+	X(unowned_frees, "frees into spans the freeing thread does not cache")   \
+	X(remote_frees, "frees of this node's objects by threads of other nodes") \
 	X(large_allocs, "allocations > 32 KiB")                                  \
 	X(returned_bytes, "bytes given back to the OS")                          \
 	X(threads, "threads homed on this node now")

@@ -227,6 +227,16 @@ static NOINLINE void free_not_small(void *p, struct mspan *s)
 	nalloc__mheap_free(h, s);
 }
 
+#ifdef NALLOC_STATS_ENABLED
+static NOINLINE void count_cross_node_free(struct mcache *c, unsigned node)
+{
+	if (c != &nalloc__empty_mcache)
+		c->xfree[node]++;
+	else if (nalloc__g.nnodes > 1 && (int)node != nalloc__current_node())
+		ADD_RELAXED(&nalloc__g.heaps[node]->xfree_in, 1);
+}
+#endif
+
 /* A free by a thread that does not own the span: lock-free.  The first
  * such free since the last sweep queues the span on its mcentral. */
 static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t m)
@@ -235,6 +245,11 @@ static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint
 		free_not_small(p, s);
 		return;
 	}
+#ifdef NALLOC_STATS_ENABLED
+	struct mcache *c = nalloc__tls_mcache;
+	if (s->node != c->node || c == &nalloc__empty_mcache)
+		count_cross_node_free(c, s->node);
+#endif
 	if (unlikely(!(LOAD_RELAXED(&s->allocBits[w]) & m))) {
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;

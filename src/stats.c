@@ -9,13 +9,16 @@ struct class_sums {
 	uint64_t mallocs[NALLOC_NUM_CLASSES];
 	uint64_t frees[NALLOC_NUM_CLASSES];   /* local */
 	uint64_t swept[NALLOC_NUM_CLASSES];   /* remote, swept by owners */
+	uint64_t xfree_in;                    /* by threads homed elsewhere */
 };
 
 static void add_mcache(struct mcache *c, void *arg)
 {
 	struct class_sums *cs = arg;
-	if (c->node != cs->node)
+	if (c->node != cs->node) {
+		cs->xfree_in += LOAD_RELAXED(&c->xfree[cs->node]);
 		return;
+	}
 	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
 		cs->mallocs[k] += LOAD_RELAXED(&c->nmalloc[k]);
 		cs->frees[k] += LOAD_RELAXED(&c->nfree[k]);
@@ -23,14 +26,18 @@ static void add_mcache(struct mcache *c, void *arg)
 	}
 }
 
-/* A thread's counters outlive it in its home heap.  Registry lock held. */
+/* A thread's counters outlive it in the heaps.  Registry lock held. */
 void nalloc__merge_dead_mcache(struct mcache *c)
 {
 	struct mheap *h = c->heap;
 	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
 		ADD_RELAXED(&h->dead_mallocs[k], c->nmalloc[k]);
-		ADD_RELAXED(&h->dead_frees[k], c->nfree[k] + c->nswept[k]);
+		ADD_RELAXED(&h->dead_frees[k], c->nfree[k]);
+		ADD_RELAXED(&h->dead_swept[k], c->nswept[k]);
 	}
+	for (int n = 0; n < nalloc__g.nnodes; n++)
+		if (c->xfree[n])
+			ADD_RELAXED(&nalloc__g.heaps[n]->xfree_in, c->xfree[n]);
 }
 
 static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *cs)
@@ -41,17 +48,19 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 	nalloc__mcache_foreach(add_mcache, cs);
 	memset(ns, 0, sizeof *ns);
 	ns->node = h->os_node;
-	uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, remote = 0;
+	uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0;
 	for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
 		struct mcentral *mc = &h->central[k];
 		uint64_t a = cs->mallocs[k] + LOAD_RELAXED(&h->dead_mallocs[k]) +
 		             LOAD_RELAXED(&mc->nmalloc_uncached);
-		uint64_t f = cs->frees[k] + cs->swept[k] + LOAD_RELAXED(&h->dead_frees[k]) +
+		uint64_t l = cs->frees[k] + LOAD_RELAXED(&h->dead_frees[k]);
+		uint64_t r = cs->swept[k] + LOAD_RELAXED(&h->dead_swept[k]) +
 		             LOAD_RELAXED(&mc->nremote_swept);
+		uint64_t f = l + r;
 		mallocs += a;
 		frees += f;
-		local += cs->frees[k];
-		remote += cs->swept[k] + LOAD_RELAXED(&mc->nremote_swept);
+		local += l;
+		swept += r;
 		if (a > f)
 			small_in_use += (a - f) * nalloc__class_size[k];
 	}
@@ -64,7 +73,8 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 	ns->allocs = mallocs + LOAD_RELAXED(&h->large_allocs);
 	ns->frees = frees + LOAD_RELAXED(&h->large_frees);
 	ns->local_frees = local;
-	ns->remote_frees = remote;
+	ns->unowned_frees = swept;
+	ns->remote_frees = cs->xfree_in + LOAD_RELAXED(&h->xfree_in);
 	ns->large_allocs = LOAD_RELAXED(&h->large_allocs);
 	ns->returned_bytes = LOAD_RELAXED(&h->returned_bytes);
 	ns->threads = LOAD_RELAXED(&h->nthreads);

@@ -186,6 +186,8 @@ struct mcache {
 	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
 	uint64_t nfree[NALLOC_NUM_CLASSES];     /* local frees */
 	uint64_t nswept[NALLOC_NUM_CLASSES];    /* remote frees swept by owner */
+	uint64_t xfree[NALLOC_MAX_NODES];       /* frees of objects on node i
+	                                           != home (cross-node frees) */
 };
 
 extern NALLOC_HIDDEN __thread struct mcache *nalloc__tls_mcache;
@@ -251,8 +253,13 @@ struct mheap {
 	uint64_t large_allocs, large_frees, large_bytes_in_use;
 	uint64_t spans_in_use;
 	uint64_t nthreads;           /* mcaches homed here (registry lock) */
-	uint64_t dead_mallocs[NALLOC_NUM_CLASSES]; /* merged from exited threads */
-	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* (atomic adds) */
+	/* merged from exited threads (atomic adds) */
+	uint64_t dead_mallocs[NALLOC_NUM_CLASSES];
+	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* local frees */
+	uint64_t dead_swept[NALLOC_NUM_CLASSES];   /* remote frees swept */
+	uint64_t xfree_in;           /* frees of this node's objects by threads
+	                                homed elsewhere, from exited threads and
+	                                threads without a cache (atomic) */
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 
