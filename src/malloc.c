@@ -215,7 +215,7 @@ static NOINLINE void free_not_small(void *p, struct mspan *s)
 		return;
 	}
 	if (s->state != SPAN_LARGE || (uintptr_t)p != s->base) {
-		free_bad(p, s);
+		nalloc__report(ERR_INVALID_FREE, p, s);
 		return;
 	}
 	uint8_t expect = SPAN_LARGE;

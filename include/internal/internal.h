@@ -122,6 +122,8 @@ struct mspan {
 	                            mcentral; UINT32_MAX while cached (relaxed) */
 	struct mspan *pendingNext; /* link on the pending stack: written by the
 	                            pusher that set REMOTE_QUEUED */
+	struct mcentral *central; /* small spans: the mcentral that files it
+	                            (immutable while in use) */
 	/* --- list links: protected by the lock of the list the span is on
 	 *     (mcentral lists: mcentral lock; heap free lists: heap lock) --- */
 	struct mspan *next, *prev;
@@ -181,6 +183,9 @@ struct mcache {
 	struct mheap *heap;          /* home node heap (owner) */
 	pthread_t thread;            /* owner thread, for fork */
 	uint32_t refills;            /* slow-path refills (owner) */
+	int pinned;                  /* home set by nalloc_thread_set_home (owner) */
+	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
+	uint64_t fallback;           /* allocations served off the home node */
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
 	/* counters: written by the owner, read relaxed by stats */
 	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
@@ -246,6 +251,11 @@ struct mheap {
 	uint64_t freemask[HEAP_FREE_LISTS / 64]; /* nonempty lists: heap lock */
 	uint64_t next_scavenge;      /* ms: heap lock */
 	struct mspan *span_freelist; /* mspan metadata to reuse: heap lock */
+	struct mspan *retired;       /* released mspans waiting for an RCU grace
+	                                period before reuse: heap lock */
+	uint32_t nretired;           /* heap lock */
+	int full;                    /* node memory ran out at the last growth
+	                                (relaxed; local/strict modes) */
 	/* counters: heap lock (read relaxed by stats) */
 	uint64_t pages_in_use;       /* pages in in-use spans */
 	uint64_t dirty_free_pages;   /* free pages not yet returned */
@@ -253,6 +263,9 @@ struct mheap {
 	uint64_t large_allocs, large_frees, large_bytes_in_use;
 	uint64_t spans_in_use;
 	uint64_t nthreads;           /* mcaches homed here (registry lock) */
+	uint64_t dead_rehomes;       /* re-homings of exited threads (atomic) */
+	uint64_t dead_fallback;      /* off-node allocations, exited threads */
+	uint64_t onnode_allocs;      /* nalloc_malloc_onnode served here (atomic) */
 	/* merged from exited threads (atomic adds) */
 	uint64_t dead_mallocs[NALLOC_NUM_CLASSES];
 	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* local frees */
@@ -332,8 +345,12 @@ NALLOC_HIDDEN size_t nalloc__os_page_size(void);
 
 /* ------------------------------------------------------------- options */
 enum { ON_ERROR_ABORT = 0, ON_ERROR_WARN = 1 };
+enum { NUMA_LOCAL = 0, NUMA_STRICT = 1, NUMA_INTERLEAVE = 2, NUMA_OFF = 3 };
 struct nalloc_options {
 	int on_error;                /* ON_ERROR_* */
+	int numa;                    /* NUMA_* */
+	int numa_set;                /* NALLOC_NUMA was given */
+	char nodes[256];             /* NALLOC_NODES: OS node list, "" = all */
 	uint64_t return_delay_ms;    /* free pages kept this long */
 	uint64_t arena_gb;           /* reservation per node, GiB */
 	int stats;                   /* print the table at exit */
@@ -366,21 +383,36 @@ NALLOC_HIDDEN bool nalloc__is_bootstrap(const void *p);
 NALLOC_HIDDEN size_t nalloc__bootstrap_size(const void *p);
 
 /* ------------------------------------------------------------- numa */
-/* topology.c: tables filled once at init from hwloc */
+/* topology.c: tables filled once at init from hwloc, read-only after */
+#define MAX_CPUS 1024
 struct nalloc_topology {
-	int nnodes;                      /* nodes with memory we manage */
+	int nnodes;                      /* managed nodes: memory, allowed */
 	int os_node[NALLOC_MAX_NODES];   /* our index -> OS node number */
 	int ncpus;                       /* size of cpu_node */
-	int16_t cpu_node[1024];          /* OS cpu -> our node index (-1: none) */
+	int16_t cpu_node[MAX_CPUS];      /* OS cpu -> home index (nearest
+	                                    managed node to the cpu's node) */
+	uint16_t distance[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* by index */
+	int8_t nearest[NALLOC_MAX_NODES][NALLOC_MAX_NODES];  /* by distance */
 	uint64_t node_memory[NALLOC_MAX_NODES]; /* bytes */
+	uint32_t node_ncpus[NALLOC_MAX_NODES];  /* cpus whose home it is */
+	int process_interleave;          /* process policy is MPOL_INTERLEAVE */
+	int source;                      /* 1: hwloc, 0: fallback single node */
 };
 extern NALLOC_HIDDEN struct nalloc_topology nalloc__topo;
 NALLOC_HIDDEN void nalloc__topology_load(void);
 NALLOC_HIDDEN int nalloc__cpu_node(int cpu);
+NALLOC_HIDDEN int nalloc__node_index(int os_node); /* -1 if unmanaged */
 /* bind.c */
 NALLOC_HIDDEN void nalloc__bind_range(void *p, size_t size, int node);
-/* node.c: which node a thread is homed on */
+NALLOC_HIDDEN bool nalloc__node_has_room(int node, size_t bytes);
+/* node.c: which node heap a thread is homed on */
 NALLOC_HIDDEN int nalloc__current_node(void);
+NALLOC_HIDDEN void nalloc__mcache_check_home(struct mcache *c);
+NALLOC_HIDDEN void nalloc__mcache_rehome(struct mcache *c, int node);
+/* rcu: bulletproof flavour, see malloc.c */
+NALLOC_HIDDEN void nalloc__rcu_read_lock(void);
+NALLOC_HIDDEN void nalloc__rcu_read_unlock(void);
+NALLOC_HIDDEN void nalloc__rcu_reclaim(struct mheap *h);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
@@ -389,5 +421,6 @@ NALLOC_HIDDEN void nalloc__merge_dead_mcache(struct mcache *c);
 /* malloc.c: the API entry points shared with init.c */
 NALLOC_HIDDEN void *nalloc__malloc_slow(size_t size);
 NALLOC_HIDDEN void *nalloc__alloc_large(size_t size, size_t align, bool zero);
+NALLOC_HIDDEN void *nalloc__alloc_onnode(size_t size, int node, bool zero);
 
 #endif /* NALLOC_INTERNAL_H */
