@@ -12,6 +12,8 @@
  *                                they are returned to the OS
  *   NALLOC_STATS=1               print the per-node table to stderr at exit
  *   NALLOC_STATS_JSON=PATH       write the stats JSON document at exit
+ *   NALLOC_NUMA=local|strict|interleave|off   page placement policy
+ *   NALLOC_NODES=0,2             the NUMA nodes to use (default: all allowed)
  */
 #ifndef NALLOC_H
 #define NALLOC_H
@@ -48,6 +50,9 @@ extern "C" {
 	X(remote_frees, "frees of this node's objects by threads of other nodes") \
 	X(large_allocs, "allocations > 32 KiB")                                  \
 	X(returned_bytes, "bytes given back to the OS")                          \
+	X(offnode_allocs, "allocations for this node's threads served by another node (node full)") \
+	X(onnode_allocs, "nalloc_malloc_onnode allocations served here")        \
+	X(rehomes, "times a thread was re-homed away from this node")            \
 	X(threads, "threads homed on this node now")
 
 struct nalloc_node_stats {
@@ -75,8 +80,35 @@ NALLOC_API void nalloc_stats_print(FILE *f, int format);
  * return delay.  Returns the number of bytes returned. */
 NALLOC_API size_t nalloc_purge(void);
 
-/* Number of NUMA nodes nalloc manages (1 on a non-NUMA machine). */
+/* Number of NUMA nodes nalloc manages (1 on a non-NUMA machine): the nodes
+ * with memory that the process may use (cgroup cpuset, numactl --membind)
+ * and that NALLOC_NODES lists. */
 NALLOC_API int nalloc_num_nodes(void);
+
+/* The OS node number of the i-th managed node (0 <= i < nalloc_num_nodes()),
+ * or -1. */
+NALLOC_API int nalloc_node_id(int i);
+
+/* Allocate size bytes on NUMA node `node` (OS numbering), whatever node the
+ * calling thread is homed on.  Free it with free().  Returns NULL with
+ * errno = EINVAL if nalloc does not manage that node, ENOMEM if it is full
+ * (in NALLOC_NUMA=strict mode) or the size is impossible. */
+NALLOC_API void *nalloc_malloc_onnode(size_t size, int node);
+
+/* The OS node whose heap ptr came from, or -1 if ptr is not from nalloc.
+ * (Where the kernel actually put the pages is what move_pages(2) says; with
+ * NALLOC_NUMA=local or strict the two agree unless memory ran out.) */
+NALLOC_API int nalloc_node_of(const void *ptr);
+
+/* Home the calling thread's cache on node `node` (OS numbering): its small
+ * and large allocations come from that node from now on, and it is no
+ * longer re-homed when it migrates.  node = -1 returns to automatic homing
+ * (the node of the CPU the thread runs on).  Returns 0, or -1 with
+ * errno = EINVAL if nalloc does not manage the node. */
+NALLOC_API int nalloc_thread_set_home(int node);
+
+/* The OS node the calling thread's allocations come from now. */
+NALLOC_API int nalloc_thread_home(void);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 #include "internal.h"
 #include <errno.h>
 #include <string.h>
+#include <urcu/urcu-bp.h>
 
 static nalloc__lock_t init_lock;
 static __thread int tls_in_init __attribute__((tls_model("initial-exec")));
@@ -107,9 +108,12 @@ size_t nalloc__bootstrap_size(const void *p)
 }
 
 /* ---------------------------------------------------------------- fork */
-/* Every lock, in the lock order; released in reverse. */
+/* Every lock, in the lock order; released in reverse.  liburcu's own
+ * locks (grace periods, reader registry) come first: nalloc only waits for
+ * a grace period while it holds none of its locks. */
 static void fork_prepare(void)
 {
+	urcu_bp_before_fork();
 	nalloc__lock(&init_lock);
 	nalloc__mcache_fork_prepare();
 	for (int i = 0; i < nalloc__g.nnodes; i++)
@@ -135,6 +139,7 @@ static void fork_parent(void)
 	unlock_heaps();
 	nalloc__mcache_fork_parent();
 	nalloc__unlock(&init_lock);
+	urcu_bp_after_fork_parent();
 }
 
 static void fork_child(void)
@@ -142,6 +147,7 @@ static void fork_child(void)
 	unlock_heaps();
 	nalloc__mcache_fork_child(); /* gives back the vanished threads' caches */
 	nalloc__unlock(&init_lock);
+	urcu_bp_after_fork_child(); /* forgets the vanished threads' readers */
 }
 
 /* ---------------------------------------------------------------- init */
@@ -154,6 +160,8 @@ static void init_locked(void)
 {
 	nalloc__options_parse();
 	nalloc__topology_load(); /* hwloc: its mallocs come from the bootstrap */
+	if (!nalloc__opt.numa_set && nalloc__topo.process_interleave)
+		nalloc__opt.numa = NUMA_INTERLEAVE; /* numactl --interleave */
 	int nnodes = nalloc__topo.nnodes;
 	int shift = nalloc__spanmap_reserve((size_t)nalloc__opt.arena_gb << 30, nnodes);
 	if (shift < 0)

@@ -148,6 +148,8 @@ NOINLINE void *nalloc__malloc_slow(size_t size)
 	return nalloc__alloc_large(size, 0, false);
 }
 
+static void *large_on(size_t size, size_t align, bool zero, int node, struct mcache *c);
+
 void *nalloc__alloc_large(size_t size, size_t align, bool zero)
 {
 	if (unlikely(size > MAX_ALLOC_SIZE || align > MAX_ALLOC_SIZE)) {
@@ -159,26 +161,54 @@ void *nalloc__alloc_large(size_t size, size_t align, bool zero)
 		if (nalloc__in_init() || !LOAD_ACQ(&nalloc__g.ready))
 			return nalloc__bootstrap_alloc(size, align < 16 ? 16 : align);
 	}
+	struct mcache *c = nalloc__tls_mcache;
+	int node = c != &nalloc__empty_mcache ? c->node : nalloc__current_node();
+	return large_on(size, align, zero, node, c);
+}
+
+/* A large block from node's heap.  When the node is full, local mode takes
+ * it from the nearest node with room and counts it; strict mode fails. */
+static void *large_on(size_t size, size_t align, bool zero, int node, struct mcache *c)
+{
 	size_t npages = (size + NALLOC_PAGE_SIZE - 1) >> NALLOC_PAGE_SHIFT;
 	if (npages == 0)
 		npages = 1;
 	size_t align_pages = align > NALLOC_PAGE_SIZE ? align >> NALLOC_PAGE_SHIFT : 1;
-	struct mcache *c = nalloc__tls_mcache;
-	struct mheap *h = c->heap ? c->heap : nalloc__g.heaps[nalloc__current_node()];
-	struct mspan *s = nalloc__mheap_alloc(h, npages, align_pages, true);
+	struct mspan *s = nalloc__mheap_alloc(nalloc__g.heaps[node], npages, align_pages, true);
+	if (unlikely(!s) && nalloc__opt.numa != NUMA_STRICT) {
+		for (int k = 1; k < nalloc__g.nnodes && !s; k++)
+			s = nalloc__mheap_alloc(nalloc__g.heaps[nalloc__topo.nearest[node][k]], npages,
+			                        align_pages, true);
+		if (s && c && c != &nalloc__empty_mcache)
+			c->fallback++;
+	}
 	if (unlikely(!s)) {
-		/* the home node is full: fall back to the others, nearest first */
-		for (int i = 0; i < nalloc__g.nnodes && !s; i++)
-			if (nalloc__g.heaps[i] != h)
-				s = nalloc__mheap_alloc(nalloc__g.heaps[i], npages, align_pages, true);
-		if (!s) {
-			errno = ENOMEM;
-			return NULL;
-		}
+		errno = ENOMEM;
+		return NULL;
 	}
 	if (zero && s->needzero)
 		memset((void *)s->base, 0, npages << NALLOC_PAGE_SHIFT);
 	return (void *)s->base;
+}
+
+/* nalloc_malloc_onnode and realloc's "stay on the node": small objects come
+ * uncached from node's mcentral (under its lock), large ones from its heap. */
+void *nalloc__alloc_onnode(size_t size, int node, bool zero)
+{
+	if (unlikely(size > MAX_ALLOC_SIZE)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct mheap *h = nalloc__g.heaps[node];
+	ADD_RELAXED(&h->onnode_allocs, 1);
+	if (size > NALLOC_MAX_SMALL_SIZE)
+		return large_on(size, 0, zero, node, NULL);
+	void *p = nalloc__mcentral_alloc_uncached(&h->central[nalloc__size_class(size)]);
+	if (!p)
+		errno = ENOMEM;
+	else if (zero)
+		memset(p, 0, size);
+	return p;
 }
 
 /* ---------------------------------------------------------------- free */
@@ -188,14 +218,28 @@ static NOINLINE void free_not_small(void *p, struct mspan *s);
 /* What free does with a pointer its span does not vouch for. */
 static NOINLINE void free_bad(void *p, struct mspan *s)
 {
-	if (s && LOAD_ACQ(&s->spanclass) == 0)
+	if (s && LOAD_ACQ(&s->spanclass) == 0) {
 		free_not_small(p, s); /* large or free run: decides there */
-	else
-		nalloc__report(s ? ERR_INVALID_FREE : ERR_FOREIGN_FREE, p, s);
+		return;
+	}
+	nalloc__rcu_read_lock(); /* nothing pins s: keep it readable */
+	nalloc__report(s ? ERR_INVALID_FREE : ERR_FOREIGN_FREE, p, s);
+	nalloc__rcu_read_unlock();
 }
 
-/* Large spans, free runs and pointers without a span. */
+static void free_not_small_locked(void *p, struct mspan *s);
+
+/* Large spans, free runs and pointers without a span.  A large block is its
+ * span's only object, and a racing (double) free may release the span
+ * under us: the lookup is done again inside an RCU read-side section. */
 static NOINLINE void free_not_small(void *p, struct mspan *s)
+{
+	nalloc__rcu_read_lock();
+	free_not_small_locked(p, s ? nalloc__span_of(p) : NULL);
+	nalloc__rcu_read_unlock();
+}
+
+static void free_not_small_locked(void *p, struct mspan *s)
 {
 	if (s == NULL) {
 		uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
@@ -254,6 +298,10 @@ static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;
 	}
+	/* The object is live until our count lands, so s stays filed until
+	 * then: read what notify needs now.  After the count, s is not ours. */
+	struct mcentral *mc = s->central;
+	uint32_t cc = LOAD_RELAXED(&s->centralCount);
 	uint64_t old = __atomic_fetch_or(&s->remoteBits[w], m, __ATOMIC_ACQ_REL);
 	if (unlikely(old & m)) {
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
@@ -266,9 +314,8 @@ static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint
 			n |= REMOTE_QUEUED;
 	} while (!__atomic_compare_exchange_n(&s->remote, &r, n, true, __ATOMIC_ACQ_REL,
 	                                      __ATOMIC_RELAXED));
-	if (unlikely((n & ~r & REMOTE_QUEUED) ||
-	             (uint32_t)nalloc__remote_count(n) == LOAD_RELAXED(&s->centralCount)))
-		nalloc__mcentral_notify(s, r, n);
+	if (unlikely((n & ~r & REMOTE_QUEUED) || (uint32_t)nalloc__remote_count(n) == cc))
+		nalloc__mcentral_notify(s, mc, r, n, cc);
 }
 
 /* The page map vouches that s covers p (spanmap.c), so the object index
@@ -388,7 +435,14 @@ static void *realloc_impl(void *p, size_t size)
 				return p;
 		}
 	}
-	void *q = do_malloc(size);
+	/* a new block on the old one's node (when that is not our home) */
+	void *q;
+	struct mcache *c = nalloc__tls_mcache;
+	if (s && nalloc__g.nnodes > 1 && c != &nalloc__empty_mcache && s->node != c->node &&
+	    size <= MAX_ALLOC_SIZE)
+		q = nalloc__alloc_onnode(size, s->node, false);
+	else
+		q = do_malloc(size);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, old < size ? old : size);

@@ -85,7 +85,7 @@ void nalloc__mcache_flush(struct mcache *c)
 		if (s == &nalloc__empty_span)
 			continue;
 		c->alloc[cls] = &nalloc__empty_span;
-		nalloc__mcentral_uncache_span(&nalloc__g.heaps[s->node]->central[cls], s);
+		nalloc__mcentral_uncache_span(s->central, s);
 	}
 }
 
@@ -145,7 +145,9 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			return p;
 		}
 	}
-	c->refills++;
+	/* every 64 refills: has the thread moved to another node? */
+	if ((++c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
+		nalloc__mcache_check_home(c);
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
 		if (nalloc__mspan_next_window(s))
@@ -164,7 +166,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 				goto take;
 		}
 		c->alloc[cls] = &nalloc__empty_span;
-		nalloc__mcentral_uncache_span(&nalloc__g.heaps[s->node]->central[cls], s);
+		nalloc__mcentral_uncache_span(s->central, s);
 	}
 	s = nalloc__mcentral_cache_span(&c->heap->central[cls], c);
 	if (unlikely(s == NULL)) {

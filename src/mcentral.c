@@ -27,9 +27,10 @@ static void place(struct mcentral *mc, struct mspan *s)
 	mc->nremote_swept += nalloc__mspan_sweep(s);
 	uint32_t used = nalloc__mspan_count_alloc(s);
 	if (used == 0 && LOAD_ACQ(&s->remote) == REMOTE_BIAS) {
-		/* nobody can reach an object in it: the pages go back */
+		/* nobody can reach an object in it: the pages go back (to the
+		 * heap they came from, another node's after a fallback) */
 		mc->nspans--;
-		nalloc__mheap_free(mc->heap, s);
+		nalloc__mheap_free(nalloc__g.heaps[s->node], s);
 		return;
 	}
 	STORE_RELAXED(&s->centralCount, used);
@@ -72,13 +73,24 @@ void nalloc__mcentral_drain(struct mcentral *mc)
 	nalloc__unlock(&mc->lock);
 }
 
-/* New span of this class from the node heap.  mc->lock not held. */
+/* New span of this class from the node heap.  mc->lock not held.  When
+ * the node is full, local mode takes it from the nearest node that has
+ * room (counted in mc->nfallback); strict mode fails. */
 static struct mspan *grow(struct mcentral *mc)
 {
-	struct mspan *s = nalloc__mheap_alloc(mc->heap, nalloc__class_npages[mc->spanclass], 1, false);
+	size_t np = nalloc__class_npages[mc->spanclass];
+	struct mspan *s = nalloc__mheap_alloc(mc->heap, np, 1, false);
+	if (!s && nalloc__opt.numa == NUMA_LOCAL && LOAD_RELAXED(&mc->heap->full)) {
+		int home = mc->heap->node;
+		for (int k = 1; k < nalloc__g.nnodes && !s; k++)
+			s = nalloc__mheap_alloc(nalloc__g.heaps[nalloc__topo.nearest[home][k]], np, 1, false);
+		if (s)
+			ADD_RELAXED(&mc->nfallback, 1);
+	}
 	if (!s)
 		return NULL;
 	nalloc__mspan_init_small(s, mc->spanclass);
+	s->central = mc;
 	return s;
 }
 
@@ -146,21 +158,20 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 	return p;
 }
 
-/* Called by a remote freer after it counted its free (old -> new_).  If it
- * set REMOTE_QUEUED it pushes the span on the pending stack (the flag keeps
- * the span alive until a drain pops it).  If its free emptied an uncached
- * span, it drains the stack so the pages go back to the heap. */
-NOINLINE void nalloc__mcentral_notify(struct mspan *s, uint64_t old, uint64_t new_)
+/* Called by a remote freer after it counted its free (old -> new_).  mc
+ * and central_count were read before the free's atomics, while the object
+ * pinned the span.  If the freer set REMOTE_QUEUED it pushes the span on the
+ * pending stack: the flag keeps the span filed (alive) until a drain pops
+ * it.  If the free emptied an uncached span, it drains the stack so the
+ * pages go back to the heap.  The read-side section covers the push and
+ * the drain against metadata reuse (mheap.c). */
+NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
+                                      uint64_t new_, uint32_t central_count)
 {
-	/* If we set REMOTE_QUEUED, s stays filed until we push it, so its node
-	 * and class are right.  Otherwise s may have been released meanwhile:
-	 * mspans are type-stable, so at worst we drain the wrong mcentral. */
-	struct mcentral *mc = &nalloc__g.heaps[LOAD_RELAXED(&s->node)]->central[LOAD_RELAXED(&s->spanclass)];
-	if (new_ & ~old & REMOTE_QUEUED) {
+	nalloc__rcu_read_lock();
+	if (new_ & ~old & REMOTE_QUEUED)
 		push_pending(mc, s);
-		if ((uint32_t)nalloc__remote_count(new_) != LOAD_RELAXED(&s->centralCount))
-			return;
-	}
-	if (LOAD_RELAXED(&s->owner) == NULL)
+	if ((uint32_t)nalloc__remote_count(new_) == central_count)
 		nalloc__mcentral_drain(mc);
+	nalloc__rcu_read_unlock();
 }

@@ -62,14 +62,47 @@ struct mspan *nalloc__mheap_new_span_meta(struct mheap *h)
 	return s;
 }
 
+/* A released mspan may still be read by a free() that looked it up under
+ * an RCU read-side section (see malloc.c): it waits on the retired list
+ * for a grace period before reuse.  h->lock held. */
 static void span_meta_free(struct mheap *h, struct mspan *s)
 {
-	/* mspans are type-stable: a reader holding a stale pointer still
-	 * reads an mspan (see malloc.c) */
 	STORE_REL(&s->state, (uint8_t)SPAN_DEAD);
 	STORE_REL(&s->spanclass, (uint8_t)0);
-	s->next = h->span_freelist;
-	h->span_freelist = s;
+	s->divmul = 0;
+	s->owner = NULL;
+	s->next = h->retired;
+	h->retired = s;
+	h->nretired++;
+}
+
+#define RECLAIM_BATCH 64
+static __thread int tls_reclaiming __attribute__((tls_model("initial-exec")));
+
+/* Move retired mspans to the reuse list once a grace period has passed.
+ * Caller holds no allocator lock and is not in a read-side section of its
+ * own (synchronize_rcu would wait for itself). */
+void nalloc__rcu_reclaim(struct mheap *h)
+{
+	if (LOAD_RELAXED(&h->nretired) < RECLAIM_BATCH || tls_reclaiming || nalloc__rcu_read_ongoing())
+		return;
+	tls_reclaiming = 1;
+	nalloc__lock(&h->lock);
+	struct mspan *list = h->retired;
+	h->retired = NULL;
+	h->nretired = 0;
+	nalloc__unlock(&h->lock);
+	if (list) {
+		nalloc__rcu_synchronize();
+		struct mspan *last = list;
+		while (last->next)
+			last = last->next;
+		nalloc__lock(&h->lock);
+		last->next = h->span_freelist;
+		h->span_freelist = list;
+		nalloc__unlock(&h->lock);
+	}
+	tls_reclaiming = 0;
 }
 
 /* ---------------------------------------------------------------- free lists */
@@ -172,6 +205,11 @@ static bool grow(struct mheap *h, size_t npages)
 		size = want;
 	if (size > h->arena_end - h->arena_used)
 		return false;
+	if (!nalloc__node_has_room(h->node, size)) {
+		STORE_RELAXED(&h->full, 1); /* local mode falls back, strict fails */
+		return false;
+	}
+	STORE_RELAXED(&h->full, 0);
 	if (nalloc__os_commit((void *)h->arena_used, size) != 0)
 		return false;
 	nalloc__bind_range((void *)h->arena_used, size, h->node);
@@ -286,6 +324,7 @@ struct mspan *nalloc__mheap_alloc(struct mheap *h, size_t npages, size_t align_p
 	size_t need = npages + align_pages - 1;
 	if (need < npages || need > (h->arena_end - h->arena_start) >> PSHIFT)
 		return NULL;
+	nalloc__rcu_reclaim(h);
 	nalloc__lock(&h->lock);
 	struct mspan *s = find_free(h, need);
 	if (!s) {

@@ -6,7 +6,7 @@
 
 struct nalloc_options nalloc__opt;
 
-enum opt_kind { OPT_U64, OPT_BOOL, OPT_STR, OPT_ONERROR };
+enum opt_kind { OPT_U64, OPT_BOOL, OPT_STR, OPT_ONERROR, OPT_NUMA, OPT_NODES };
 
 struct opt_desc {
 	const char *name;
@@ -22,6 +22,12 @@ static const struct opt_desc table[] = {
 	{"NALLOC_ON_ERROR", "abort",
 	 "abort: report an invalid or double free and abort; warn: report it and ignore the free",
 	 OPT_ONERROR, &nalloc__opt.on_error, 0},
+	{"NALLOC_NUMA", "local",
+	 "local: each node's arena bound to its node, nearest node when full (counted); strict: bound, "
+	 "NULL/ENOMEM when the node is full; interleave: pages spread over the nodes; off: first touch",
+	 OPT_NUMA, &nalloc__opt.numa, 0},
+	{"NALLOC_NODES", "", "comma-separated OS node numbers to use (e.g. 0,2); empty: every allowed node",
+	 OPT_NODES, nalloc__opt.nodes, sizeof nalloc__opt.nodes},
 	{"NALLOC_RETURN_DELAY_MS", "10000",
 	 "free pages stay mapped this long before they go back to the OS (0: at once)", OPT_U64,
 	 &nalloc__opt.return_delay_ms, 0},
@@ -67,6 +73,24 @@ static bool apply(const struct opt_desc *o, const char *v)
 			return false;
 		strcpy(o->target, v);
 		return true;
+	case OPT_NUMA: {
+		static const char *const names[] = {"local", "strict", "interleave", "off"};
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(v, names[i])) {
+				*(int *)o->target = i;
+				return true;
+			}
+		return false;
+	}
+	case OPT_NODES:
+		/* digits and commas; checked against the topology later */
+		for (const char *q = v; *q; q++)
+			if (!((*q >= '0' && *q <= '9') || *q == ','))
+				return false;
+		if (strlen(v) >= o->size)
+			return false;
+		strcpy(o->target, v);
+		return true;
 	case OPT_ONERROR:
 		if (!strcmp(v, "abort"))
 			*(int *)o->target = ON_ERROR_ABORT;
@@ -85,6 +109,10 @@ void nalloc__options_parse(void)
 		const struct opt_desc *o = &table[i];
 		apply(o, o->def);
 		const char *v = getenv(o->name);
+		if (v && !*v)
+			v = NULL; /* set but empty: the default */
+		if (v && o->kind == OPT_NUMA)
+			nalloc__opt.numa_set = 1;
 		if (v && !apply(o, v)) {
 			nalloc__write_str(2, "nalloc: invalid value for ");
 			nalloc__write_str(2, o->name);

@@ -10,6 +10,7 @@ struct class_sums {
 	uint64_t frees[NALLOC_NUM_CLASSES];   /* local */
 	uint64_t swept[NALLOC_NUM_CLASSES];   /* remote, swept by owners */
 	uint64_t xfree_in;                    /* by threads homed elsewhere */
+	uint64_t rehomes, fallback;           /* of threads homed here */
 };
 
 static void add_mcache(struct mcache *c, void *arg)
@@ -19,6 +20,8 @@ static void add_mcache(struct mcache *c, void *arg)
 		cs->xfree_in += LOAD_RELAXED(&c->xfree[cs->node]);
 		return;
 	}
+	cs->rehomes += LOAD_RELAXED(&c->rehomes);
+	cs->fallback += LOAD_RELAXED(&c->fallback);
 	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
 		cs->mallocs[k] += LOAD_RELAXED(&c->nmalloc[k]);
 		cs->frees[k] += LOAD_RELAXED(&c->nfree[k]);
@@ -38,6 +41,8 @@ void nalloc__merge_dead_mcache(struct mcache *c)
 	for (int n = 0; n < nalloc__g.nnodes; n++)
 		if (c->xfree[n])
 			ADD_RELAXED(&nalloc__g.heaps[n]->xfree_in, c->xfree[n]);
+	ADD_RELAXED(&h->dead_rehomes, c->rehomes);
+	ADD_RELAXED(&h->dead_fallback, c->fallback);
 }
 
 static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *cs)
@@ -48,7 +53,7 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 	nalloc__mcache_foreach(add_mcache, cs);
 	memset(ns, 0, sizeof *ns);
 	ns->node = h->os_node;
-	uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0;
+	uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0, fallback = 0;
 	for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
 		struct mcentral *mc = &h->central[k];
 		uint64_t a = cs->mallocs[k] + LOAD_RELAXED(&h->dead_mallocs[k]) +
@@ -61,6 +66,7 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 		frees += f;
 		local += l;
 		swept += r;
+		fallback += LOAD_RELAXED(&mc->nfallback);
 		if (a > f)
 			small_in_use += (a - f) * nalloc__class_size[k];
 	}
@@ -78,6 +84,9 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 	ns->large_allocs = LOAD_RELAXED(&h->large_allocs);
 	ns->returned_bytes = LOAD_RELAXED(&h->returned_bytes);
 	ns->threads = LOAD_RELAXED(&h->nthreads);
+	ns->offnode_allocs = fallback + cs->fallback + LOAD_RELAXED(&h->dead_fallback);
+	ns->onnode_allocs = LOAD_RELAXED(&h->onnode_allocs);
+	ns->rehomes = cs->rehomes + LOAD_RELAXED(&h->dead_rehomes);
 }
 
 int nalloc_stats_get(struct nalloc_stats *st)

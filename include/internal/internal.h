@@ -224,13 +224,15 @@ struct mcentral {
 	uint64_t nremote_swept;      /* remote frees swept here */
 	uint64_t nmalloc_uncached;   /* allocations by threads with no mcache */
 	uint64_t nspans;             /* spans of this class on this node */
+	uint64_t nfallback;          /* spans taken from another node (atomic) */
 } __attribute__((aligned(CACHELINE)));
 
 NALLOC_HIDDEN void nalloc__mcentral_init(struct mcentral *mc, struct mheap *h, int cls);
 NALLOC_HIDDEN struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcentral_uncache_span(struct mcentral *mc, struct mspan *s);
 NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
-NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, uint64_t old, uint64_t new_);
+NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
+                                           uint64_t new_, uint32_t central_count);
 NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
 
 /* ------------------------------------------------------------- mheap */
@@ -413,6 +415,8 @@ NALLOC_HIDDEN void nalloc__mcache_rehome(struct mcache *c, int node);
 NALLOC_HIDDEN void nalloc__rcu_read_lock(void);
 NALLOC_HIDDEN void nalloc__rcu_read_unlock(void);
 NALLOC_HIDDEN void nalloc__rcu_reclaim(struct mheap *h);
+NALLOC_HIDDEN bool nalloc__rcu_read_ongoing(void);
+NALLOC_HIDDEN void nalloc__rcu_synchronize(void);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
