@@ -52,7 +52,9 @@ extern "C" {
 	X(returned_bytes, "bytes given back to the OS")                          \
 	X(offnode_allocs, "allocations for this node's threads served by another node (node full)") \
 	X(onnode_allocs, "nalloc_malloc_onnode allocations served here")        \
-	X(rehomes, "times a thread was re-homed away from this node")            \
+	X(rehomes, "times a thread was re-homed to another node")                \
+	X(lock_acquisitions, "acquisitions of this node's heap and mcentral locks") \
+	X(lock_waits, "acquisitions of those locks that had to wait")            \
 	X(threads, "threads homed on this node now")
 
 struct nalloc_node_stats {

@@ -88,9 +88,22 @@ struct opts {
 	uint64_t rounds;   /* 0: workload default */
 	int threads;       /* 0: workload default */
 	int count_only;
+	int pin_producer, pin_consumer; /* CPU for xthread's threads, -1: any */
 };
 
-static struct opts O = { .size = 32 };
+static struct opts O = { .size = 32, .pin_producer = -1, .pin_consumer = -1 };
+
+/* pin the calling thread to one CPU (xthread across NUMA nodes) */
+static void pin_to(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+		fprintf(stderr, "bench: cannot pin to cpu %d\n", cpu);
+}
 
 /* start barrier so that all threads begin together */
 static pthread_barrier_t start_barrier;
@@ -168,6 +181,7 @@ static void *producer(void *arg)
 {
 	struct ring *r = arg;
 	uint64_t n = O.iters, tail = 0;
+	pin_to(O.pin_producer);
 	pthread_barrier_wait(&start_barrier);
 	for (uint64_t i = 0; i < n; i++) {
 		void *p = malloc(r->sizes[i & (SIZES - 1)]);
@@ -191,6 +205,7 @@ static void *consumer(void *arg)
 {
 	struct ring *r = arg;
 	uint64_t n = O.iters, head = 0;
+	pin_to(O.pin_consumer);
 	pthread_barrier_wait(&start_barrier);
 	while (head < n) {
 		unsigned spins = 0;
@@ -231,8 +246,8 @@ static void fill_sizes(uint32_t *sizes, uint64_t seed)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench tight|batch|xthread [--iters N] [--size S] [--rounds R]\n"
-		"             [--threads T] [--count-only]\n"
+		"usage: bench tight|batch|xthread|rss [--iters N] [--size S] [--rounds R]\n"
+		"             [--threads T] [--count-only] [--pin-producer CPU] [--pin-consumer CPU]\n"
 		"  tight    N malloc(S)+free pairs per thread (N=20000000, S=32, T=1)\n"
 		"  batch    per thread: R rounds of N mallocs then N frees (N=1000000, R=10)\n"
 		"  xthread  T/2 producer/consumer pairs, N cross-thread frees each\n"
@@ -257,6 +272,47 @@ static uint64_t parse_u64(const char *s, const char *what)
 	return v;
 }
 
+/* peak RSS (VmHWM) in KiB */
+static long vm_hwm_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmHWM:", 6))
+			v = atol(line + 6);
+	fclose(f);
+	return v;
+}
+
+/* rss: how much the peak RSS grows for n live objects of size bytes (the
+ * pointer array is allocated and touched before the baseline is taken) */
+static int rss_workload(uint64_t n, size_t size)
+{
+	void **arr = malloc(n * sizeof *arr);
+	if (!arr)
+		die("out of memory");
+	/* non-zero: the compiler may not turn malloc+memset into a calloc that
+	 * leaves the pages untouched until the loop below */
+	memset(arr, 0x5a, n * sizeof *arr);
+	long base = vm_hwm_kib();
+	for (uint64_t i = 0; i < n; i++) {
+		arr[i] = malloc(size);
+		if (!arr[i])
+			die("malloc failed");
+		memset(arr[i], 1, size);
+	}
+	long peak = vm_hwm_kib();
+	printf("workload=rss objects=%" PRIu64 " size=%zu heap_mib=%.1f payload_mib=%.1f\n", n, size,
+	       (double)(peak - base) / 1024.0, (double)n * (double)size / 1048576.0);
+	for (uint64_t i = 0; i < n; i++)
+		free(arr[i]);
+	free(arr);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -279,6 +335,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
 			if (!v) die("--threads needs a value");
 			O.threads = (int)parse_u64(v, "--threads"); i++;
+		} else if (!strcmp(a, "--pin-producer") || !strcmp(a, "--pin-consumer")) {
+			if (!v) die("--pin-producer/--pin-consumer need a CPU number");
+			int cpu = (int)parse_u64(v, a);
+			if (a[6] == 'p')
+				O.pin_producer = cpu;
+			else
+				O.pin_consumer = cpu;
+			i++;
 		} else if (a[0] != '-' && !O.workload) {
 			O.workload = a;
 		} else {
@@ -295,6 +359,8 @@ int main(int argc, char **argv)
 	int is_tight = !strcmp(O.workload, "tight");
 	int is_batch = !strcmp(O.workload, "batch");
 	int is_xthread = !strcmp(O.workload, "xthread");
+	if (!strcmp(O.workload, "rss"))
+		return rss_workload(O.iters ? O.iters : 1000000, O.size);
 	if (!is_tight && !is_batch && !is_xthread) {
 		fprintf(stderr, "bench: unknown workload %s\n", O.workload);
 		return 2;

@@ -87,6 +87,12 @@ static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *c
 	ns->offnode_allocs = fallback + cs->fallback + LOAD_RELAXED(&h->dead_fallback);
 	ns->onnode_allocs = LOAD_RELAXED(&h->onnode_allocs);
 	ns->rehomes = cs->rehomes + LOAD_RELAXED(&h->dead_rehomes);
+	ns->lock_acquisitions = LOAD_RELAXED(&h->lock.acquired);
+	ns->lock_waits = LOAD_RELAXED(&h->lock.contended);
+	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
+		ns->lock_acquisitions += LOAD_RELAXED(&h->central[k].lock.acquired);
+		ns->lock_waits += LOAD_RELAXED(&h->central[k].lock.contended);
+	}
 }
 
 int nalloc_stats_get(struct nalloc_stats *st)

@@ -7,10 +7,10 @@ rc=0
 for t in test_mspan test_mheap test_spanmap; do
 	prog="$top_builddir/tests/$t"
 	[ -x "$prog" ] || { echo "$prog missing"; exit 99; }
-	if valgrind -q --error-exitcode=3 --soname-synonyms=somalloc=nouserintercepts "$prog" >/dev/null 2>"$t.valgrind.log"; then
+	if valgrind -q --error-exitcode=3 --soname-synonyms=somalloc=nouserintercepts "$prog" >/dev/null 2>"$top_builddir/tests/$t.valgrind.log"; then
 		echo "PASS under valgrind: $t"
 	else
-		echo "FAIL under valgrind: $t"; cat "$t.valgrind.log"; rc=1
+		echo "FAIL under valgrind: $t"; cat "$top_builddir/tests/$t.valgrind.log"; rc=1
 	fi
 done
 exit $rc

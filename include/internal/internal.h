@@ -3,7 +3,9 @@
  * shared field, what protects it.
  *
  * Lock order (outermost first), everywhere in the library:
- *     init lock < mcache registry < mcentral < node heap < metadata (fixalloc)
+ *     urcu grace period < init lock < mcache registry < mcentral < node heap
+ *     < metadata (the heap's mspan pool, under the heap lock)
+ * synchronize_rcu is only called holding none of nalloc's locks.
  * An mcache has no lock: only its owner thread touches it (stats readers
  * read its counters with relaxed loads).
  */
