@@ -12,6 +12,7 @@
  *                                they are returned to the OS
  *   NALLOC_STATS=1               print the per-node table to stderr at exit
  *   NALLOC_STATS_JSON=PATH       write the stats JSON document at exit
+ *   NALLOC_STATS_INTERVAL=SECS   also append one document every SECS seconds
  *   NALLOC_NUMA=local|strict|interleave|off   page placement policy
  *   NALLOC_NODES=0,2             the NUMA nodes to use (default: all allowed)
  */
@@ -48,6 +49,7 @@ extern "C" {
 	X(local_frees, "frees by the thread caching the object's span")          \
 	X(unowned_frees, "frees into spans the freeing thread does not cache")   \
 	X(remote_frees, "frees of this node's objects by threads of other nodes") \
+	X(remote_frees_out, "frees by this node's threads of other nodes' objects") \
 	X(large_allocs, "allocations > 32 KiB")                                  \
 	X(returned_bytes, "bytes given back to the OS")                          \
 	X(offnode_allocs, "allocations for this node's threads served by another node (node full)") \
@@ -57,14 +59,22 @@ extern "C" {
 	X(lock_waits, "acquisitions of those locks that had to wait")            \
 	X(threads, "threads homed on this node now")
 
+#define NALLOC_MAX_NODES 64
+
 struct nalloc_node_stats {
 	int node; /* NUMA node number (OS numbering) */
 #define NALLOC_X_(name, desc) uint64_t name;
 	NALLOC_NODE_STATS_FIELDS(NALLOC_X_)
 #undef NALLOC_X_
+	/* remote_frees split by the freeing thread's home node: entry i is
+	 * for the node in nodes[i] of struct nalloc_stats */
+	uint64_t remote_frees_by_source[NALLOC_MAX_NODES];
+	/* placement check: arena pages of this node sampled with move_pages
+	 * (0 if not sampled) and the fraction of them resident on the node
+	 * (negative if not sampled) */
+	uint64_t resident_sampled_pages;
+	double resident_fraction;
 };
-
-#define NALLOC_MAX_NODES 64
 
 struct nalloc_stats {
 	int nnodes;
@@ -73,7 +83,8 @@ struct nalloc_stats {
 
 enum nalloc_stats_format { NALLOC_STATS_TEXT = 0, NALLOC_STATS_JSON = 1 };
 
-/* Fill *st with the current per-node figures.  Returns 0. */
+/* Fill *st with the current per-node figures (and sample placement with
+ * move_pages).  Never stops allocation.  Returns 0. */
 NALLOC_API int nalloc_stats_get(struct nalloc_stats *st);
 /* Print the per-node figures as a table or as the JSON document. */
 NALLOC_API void nalloc_stats_print(FILE *f, int format);

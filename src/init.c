@@ -158,6 +158,7 @@ bool nalloc__in_init(void)
 
 static void init_locked(void)
 {
+	nalloc__start_ms = nalloc__now_ms();
 	nalloc__options_parse();
 	nalloc__topology_load(); /* hwloc: its mallocs come from the bootstrap */
 	if (!nalloc__opt.numa_set && nalloc__topo.process_interleave)
@@ -200,6 +201,8 @@ void nalloc__init(void)
 __attribute__((constructor)) static void nalloc_constructor(void)
 {
 	nalloc__init();
+	if (LOAD_ACQ(&nalloc__g.ready))
+		nalloc__stats_start_interval();
 }
 
 __attribute__((destructor)) static void nalloc_destructor(void)

@@ -318,29 +318,13 @@ static void free_not_small_locked(void *p, struct mspan *s)
 	nalloc__mheap_free(h, s);
 }
 
-#ifdef NALLOC_STATS_ENABLED
-static NOINLINE void count_cross_node_free(struct mcache *c, unsigned node)
-{
-	if (c != &nalloc__empty_mcache)
-		c->xfree[node]++;
-	else if (nalloc__g.nnodes > 1 && (int)node != nalloc__current_node())
-		ADD_RELAXED(&nalloc__g.heaps[node]->xfree_in, 1);
-}
-#endif
 
 /* A free by a thread that does not own the span: lock-free.  The first
- * such free since the last sweep queues the span on its mcentral. */
-static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t m)
+ * such free since the last sweep queues the span on its mcentral.  Every
+ * branch off the common path is a tail call, so the common path saves no
+ * registers. */
+static ALWAYS_INLINE void free_remote_core(struct mspan *s, void *p, uint32_t w, uint64_t m)
 {
-	if (unlikely(LOAD_ACQ(&s->spanclass) == 0)) {
-		free_not_small(p, s);
-		return;
-	}
-#ifdef NALLOC_STATS_ENABLED
-	struct mcache *c = nalloc__tls_mcache;
-	if (s->node != c->node || c == &nalloc__empty_mcache)
-		count_cross_node_free(c, s->node);
-#endif
 	if (unlikely(!(LOAD_RELAXED(&s->allocBits[w]) & m))) {
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;
@@ -363,6 +347,37 @@ static ALWAYS_INLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint
 	                                      __ATOMIC_RELAXED));
 	if (unlikely((n & ~r & REMOTE_QUEUED) || (uint32_t)nalloc__remote_count(n) == cc))
 		nalloc__mcentral_notify(s, mc, r, n, cc);
+}
+
+/* a thread without an mcache (never allocated, or exiting) */
+static NOINLINE void free_remote_nocache(struct mspan *s, void *p, uint32_t w, uint64_t m)
+{
+#ifdef NALLOC_STATS_ENABLED
+	if (nalloc__g.nnodes > 1) {
+		int here = nalloc__current_node();
+		if ((int)s->node != here)
+			ADD_RELAXED(&nalloc__g.heaps[s->node]->xfree_in[here], 1);
+	}
+#endif
+	free_remote_core(s, p, w, m);
+}
+
+/* out of line: keeps the owner's path free of calls and register saves */
+static NOINLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t m, struct mcache *c)
+{
+	if (unlikely(LOAD_ACQ(&s->spanclass) == 0)) {
+		free_not_small(p, s);
+		return;
+	}
+	if (unlikely(c == &nalloc__empty_mcache)) {
+		free_remote_nocache(s, p, w, m);
+		return;
+	}
+#ifdef NALLOC_STATS_ENABLED
+	if (s->node != c->node)
+		c->xfree[s->node]++;
+#endif
+	free_remote_core(s, p, w, m);
 }
 
 /* The page map vouches that s covers p (spanmap.c), so the object index
@@ -396,7 +411,7 @@ static ALWAYS_INLINE void do_free(void *p)
 		STAT(c->nfree[s->spanclass]++);
 		return;
 	}
-	free_remote(s, p, w, m);
+	free_remote(s, p, w, m, c);
 }
 
 /* usable size of a live block; 0 for NULL */

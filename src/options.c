@@ -6,7 +6,7 @@
 
 struct nalloc_options nalloc__opt;
 
-enum opt_kind { OPT_U64, OPT_BOOL, OPT_STR, OPT_ONERROR, OPT_NUMA, OPT_NODES };
+enum opt_kind { OPT_U64, OPT_BOOL, OPT_STR, OPT_ONERROR, OPT_NUMA, OPT_NODES, OPT_SECONDS };
 
 struct opt_desc {
 	const char *name;
@@ -36,8 +36,13 @@ static const struct opt_desc table[] = {
 	 &nalloc__opt.arena_gb, 0},
 	{"NALLOC_STATS", "0", "1: print the per-node statistics table to stderr at exit", OPT_BOOL,
 	 &nalloc__opt.stats, 0},
-	{"NALLOC_STATS_JSON", "", "PATH: write the statistics JSON document to PATH at exit",
+	{"NALLOC_STATS_JSON", "",
+	 "PATH: write the statistics JSON document to PATH at exit (one line; see doc/stats-schema.md)",
 	 OPT_STR, nalloc__opt.stats_json, sizeof nalloc__opt.stats_json},
+	{"NALLOC_STATS_INTERVAL", "0",
+	 "SECONDS (decimals allowed): also append a document to NALLOC_STATS_JSON every interval, "
+	 "from a background thread (0: only at exit)",
+	 OPT_SECONDS, &nalloc__opt.stats_interval_ms, 0},
 };
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -91,6 +96,33 @@ static bool apply(const struct opt_desc *o, const char *v)
 			return false;
 		strcpy(o->target, v);
 		return true;
+	case OPT_SECONDS: {
+		/* seconds with up to 3 decimals, stored in ms */
+		uint64_t ms = 0, frac = 0;
+		int decimals = -1;
+		if (!*v)
+			return false;
+		for (const char *q = v; *q; q++) {
+			if (*q == '.' && decimals < 0) {
+				decimals = 0;
+				continue;
+			}
+			if (*q < '0' || *q > '9' || ms > UINT64_MAX / 10000)
+				return false;
+			if (decimals < 0)
+				ms = ms * 10 + (uint64_t)(*q - '0');
+			else if (decimals < 3) {
+				frac = frac * 10 + (uint64_t)(*q - '0');
+				decimals++;
+			}
+		}
+		while (decimals > 0 && decimals < 3) {
+			frac *= 10;
+			decimals++;
+		}
+		*(uint64_t *)o->target = ms * 1000 + frac;
+		return true;
+	}
 	case OPT_ONERROR:
 		if (!strcmp(v, "abort"))
 			*(int *)o->target = ON_ERROR_ABORT;

@@ -1,32 +1,52 @@
-/* stats.c: per-node statistics: gathering, the printed table and the JSON document.  see malloc.c */
+/* stats.c: per-node and per-class statistics: gathering, placement sampling, the table, the JSON document, the interval writer.  see malloc.c
+ *
+ * The counters are kept per thread (struct mcache, no atomics on the fast
+ * paths), per mcentral and per heap (under their locks), and merged into
+ * the heaps when a thread exits.  A snapshot walks the live mcaches under
+ * the registry lock (thread start and exit wait; allocation does not) and
+ * reads everything with relaxed loads.  The field list is
+ * NALLOC_NODE_STATS_FIELDS in nalloc.h; the JSON layout is
+ * doc/stats-schema.md.
+ */
 #include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-/* Per-class sums over the live mcaches of one node. */
-struct class_sums {
-	int node;
-	uint64_t mallocs[NALLOC_NUM_CLASSES];
-	uint64_t frees[NALLOC_NUM_CLASSES];   /* local */
-	uint64_t swept[NALLOC_NUM_CLASSES];   /* remote, swept by owners */
-	uint64_t xfree_in;                    /* by threads homed elsewhere */
-	uint64_t rehomes, fallback;           /* of threads homed here */
+uint64_t nalloc__start_ms;
+
+/* Everything one snapshot needs; too big for a thread's stack. */
+struct snapshot {
+	struct nalloc_stats st;
+	/* per home node m: sums over the live mcaches homed there */
+	uint64_t mallocs[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
+	uint64_t lfrees[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
+	uint64_t swept[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
+	uint64_t xfree[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* [home][object node] */
+	uint64_t rehomes[NALLOC_MAX_NODES], fallback[NALLOC_MAX_NODES];
+	/* per node n and class k: the merged figures */
+	uint64_t cls_allocs[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
+	uint64_t cls_frees[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
 };
 
 static void add_mcache(struct mcache *c, void *arg)
 {
-	struct class_sums *cs = arg;
-	if (c->node != cs->node) {
-		cs->xfree_in += LOAD_RELAXED(&c->xfree[cs->node]);
-		return;
-	}
-	cs->rehomes += LOAD_RELAXED(&c->rehomes);
-	cs->fallback += LOAD_RELAXED(&c->fallback);
+	struct snapshot *sn = arg;
+	int m = c->node;
 	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
-		cs->mallocs[k] += LOAD_RELAXED(&c->nmalloc[k]);
-		cs->frees[k] += LOAD_RELAXED(&c->nfree[k]);
-		cs->swept[k] += LOAD_RELAXED(&c->nswept[k]);
+		sn->mallocs[m][k] += LOAD_RELAXED(&c->nmalloc[k]);
+		sn->lfrees[m][k] += LOAD_RELAXED(&c->nfree[k]);
+		sn->swept[m][k] += LOAD_RELAXED(&c->nswept[k]);
 	}
+	for (int n = 0; n < nalloc__g.nnodes; n++)
+		sn->xfree[m][n] += LOAD_RELAXED(&c->xfree[n]);
+	sn->rehomes[m] += LOAD_RELAXED(&c->rehomes);
+	sn->fallback[m] += LOAD_RELAXED(&c->fallback);
 }
 
 /* A thread's counters outlive it in the heaps.  Registry lock held. */
@@ -40,72 +60,131 @@ void nalloc__merge_dead_mcache(struct mcache *c)
 	}
 	for (int n = 0; n < nalloc__g.nnodes; n++)
 		if (c->xfree[n])
-			ADD_RELAXED(&nalloc__g.heaps[n]->xfree_in, c->xfree[n]);
+			ADD_RELAXED(&nalloc__g.heaps[n]->xfree_in[c->node], c->xfree[n]);
 	ADD_RELAXED(&h->dead_rehomes, c->rehomes);
 	ADD_RELAXED(&h->dead_fallback, c->fallback);
 }
 
-static void node_stats(int i, struct nalloc_node_stats *ns, struct class_sums *cs)
+/* Placement check: where do this node's in-use arena pages really live?
+ * Samples up to 512 pages spread over the arena and asks move_pages
+ * (query only).  Pages never touched are not resident and not counted. */
+static void sample_placement(struct mheap *h, struct nalloc_node_stats *ns)
 {
-	struct mheap *h = nalloc__g.heaps[i];
-	memset(cs, 0, sizeof *cs);
-	cs->node = i;
-	nalloc__mcache_foreach(add_mcache, cs);
-	memset(ns, 0, sizeof *ns);
-	ns->node = h->os_node;
-	uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0, fallback = 0;
-	for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
-		struct mcentral *mc = &h->central[k];
-		uint64_t a = cs->mallocs[k] + LOAD_RELAXED(&h->dead_mallocs[k]) +
-		             LOAD_RELAXED(&mc->nmalloc_uncached);
-		uint64_t l = cs->frees[k] + LOAD_RELAXED(&h->dead_frees[k]);
-		uint64_t r = cs->swept[k] + LOAD_RELAXED(&h->dead_swept[k]) +
-		             LOAD_RELAXED(&mc->nremote_swept);
-		uint64_t f = l + r;
-		mallocs += a;
-		frees += f;
-		local += l;
-		swept += r;
-		fallback += LOAD_RELAXED(&mc->nfallback);
-		if (a > f)
-			small_in_use += (a - f) * nalloc__class_size[k];
+	enum { SAMPLES = 512 };
+	void *pages[SAMPLES];
+	int status[SAMPLES];
+	ns->resident_sampled_pages = 0;
+	ns->resident_fraction = -1;
+	size_t npages = (LOAD_RELAXED(&h->arena_used) - h->arena_start) >> NALLOC_PAGE_SHIFT;
+	if (npages == 0)
+		return;
+	size_t step = npages / SAMPLES ? npages / SAMPLES : 1;
+	unsigned long n = 0;
+	for (size_t pg = 0; pg < npages && n < SAMPLES; pg += step) {
+		uintptr_t a = h->arena_start + (pg << NALLOC_PAGE_SHIFT);
+		if (nalloc__mheap_page_in_use(h, a))
+			pages[n++] = (void *)a;
 	}
-	uint64_t lb = LOAD_RELAXED(&h->large_bytes_in_use);
-	ns->mapped_bytes = LOAD_RELAXED(&h->arena_used) - h->arena_start;
-	ns->committed_bytes = (LOAD_RELAXED(&h->pages_in_use) + LOAD_RELAXED(&h->dirty_free_pages))
-	                      << NALLOC_PAGE_SHIFT;
-	ns->in_use_bytes = small_in_use + lb;
-	ns->spans_in_use = LOAD_RELAXED(&h->spans_in_use);
-	ns->allocs = mallocs + LOAD_RELAXED(&h->large_allocs);
-	ns->frees = frees + LOAD_RELAXED(&h->large_frees);
-	ns->local_frees = local;
-	ns->unowned_frees = swept;
-	ns->remote_frees = cs->xfree_in + LOAD_RELAXED(&h->xfree_in);
-	ns->large_allocs = LOAD_RELAXED(&h->large_allocs);
-	ns->returned_bytes = LOAD_RELAXED(&h->returned_bytes);
-	ns->threads = LOAD_RELAXED(&h->nthreads);
-	ns->offnode_allocs = fallback + cs->fallback + LOAD_RELAXED(&h->dead_fallback);
-	ns->onnode_allocs = LOAD_RELAXED(&h->onnode_allocs);
-	ns->rehomes = cs->rehomes + LOAD_RELAXED(&h->dead_rehomes);
-	ns->lock_acquisitions = LOAD_RELAXED(&h->lock.acquired);
-	ns->lock_waits = LOAD_RELAXED(&h->lock.contended);
-	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
-		ns->lock_acquisitions += LOAD_RELAXED(&h->central[k].lock.acquired);
-		ns->lock_waits += LOAD_RELAXED(&h->central[k].lock.contended);
+	if (n == 0 || move_pages(0, n, pages, NULL, status, 0) != 0)
+		return;
+	uint64_t resident = 0, here = 0;
+	for (unsigned long i = 0; i < n; i++) {
+		if (status[i] < 0)
+			continue;
+		resident++;
+		here += status[i] == h->os_node;
 	}
+	ns->resident_sampled_pages = resident;
+	if (resident)
+		ns->resident_fraction = (double)here / (double)resident;
+}
+
+static void gather(struct snapshot *sn)
+{
+	int nn = nalloc__g.nnodes;
+	memset(sn, 0, sizeof *sn);
+	sn->st.nnodes = nn;
+	nalloc__mcache_foreach(add_mcache, sn);
+	for (int i = 0; i < nn; i++) {
+		struct mheap *h = nalloc__g.heaps[i];
+		struct nalloc_node_stats *ns = &sn->st.nodes[i];
+		ns->node = h->os_node;
+		uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0, fallback = 0;
+		for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
+			struct mcentral *mc = &h->central[k];
+			uint64_t a = sn->mallocs[i][k] + LOAD_RELAXED(&h->dead_mallocs[k]) +
+			             LOAD_RELAXED(&mc->nmalloc_uncached);
+			uint64_t l = sn->lfrees[i][k] + LOAD_RELAXED(&h->dead_frees[k]);
+			uint64_t r = sn->swept[i][k] + LOAD_RELAXED(&h->dead_swept[k]) +
+			             LOAD_RELAXED(&mc->nremote_swept);
+			sn->cls_allocs[i][k] = a;
+			sn->cls_frees[i][k] = l + r;
+			mallocs += a;
+			frees += l + r;
+			local += l;
+			swept += r;
+			fallback += LOAD_RELAXED(&mc->nfallback);
+			if (a > l + r)
+				small_in_use += (a - l - r) * nalloc__class_size[k];
+		}
+		uint64_t in_use_pages = LOAD_RELAXED(&h->pages_in_use);
+		uint64_t lb = LOAD_RELAXED(&h->large_bytes_in_use);
+#ifndef NALLOC_STATS_ENABLED
+		/* no per-object counters: whole spans */
+		small_in_use = (in_use_pages << NALLOC_PAGE_SHIFT) - lb;
+#endif
+		ns->mapped_bytes = LOAD_RELAXED(&h->arena_used) - h->arena_start;
+		ns->committed_bytes = (in_use_pages + LOAD_RELAXED(&h->dirty_free_pages)) << NALLOC_PAGE_SHIFT;
+		ns->in_use_bytes = small_in_use + lb;
+		ns->spans_in_use = LOAD_RELAXED(&h->spans_in_use);
+		ns->allocs = mallocs + LOAD_RELAXED(&h->large_allocs);
+		ns->frees = frees + LOAD_RELAXED(&h->large_frees);
+		ns->local_frees = local;
+		ns->unowned_frees = swept;
+		ns->large_allocs = LOAD_RELAXED(&h->large_allocs);
+		ns->returned_bytes = LOAD_RELAXED(&h->returned_bytes);
+		ns->offnode_allocs = fallback + sn->fallback[i] + LOAD_RELAXED(&h->dead_fallback);
+		ns->onnode_allocs = LOAD_RELAXED(&h->onnode_allocs);
+		ns->rehomes = sn->rehomes[i] + LOAD_RELAXED(&h->dead_rehomes);
+		ns->lock_acquisitions = LOAD_RELAXED(&h->lock.acquired);
+		ns->lock_waits = LOAD_RELAXED(&h->lock.contended);
+		for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
+			ns->lock_acquisitions += LOAD_RELAXED(&h->central[k].lock.acquired);
+			ns->lock_waits += LOAD_RELAXED(&h->central[k].lock.contended);
+		}
+		ns->threads = LOAD_RELAXED(&h->nthreads);
+		/* remote frees in, by the freeing thread's home node */
+		for (int m = 0; m < nn; m++) {
+			uint64_t v = m == i ? 0 : sn->xfree[m][i] + LOAD_RELAXED(&h->xfree_in[m]);
+			ns->remote_frees_by_source[m] = v;
+			ns->remote_frees += v;
+		}
+		sample_placement(h, ns);
+	}
+	/* remote frees out: this node's threads freeing other nodes' objects */
+	for (int i = 0; i < nn; i++)
+		for (int n = 0; n < nn; n++)
+			if (n != i)
+				sn->st.nodes[i].remote_frees_out += sn->st.nodes[n].remote_frees_by_source[i];
 }
 
 int nalloc_stats_get(struct nalloc_stats *st)
 {
-	struct class_sums cs;
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		nalloc__init();
-	memset(st, 0, sizeof *st);
-	st->nnodes = nalloc__g.nnodes;
-	for (int i = 0; i < nalloc__g.nnodes; i++)
-		node_stats(i, &st->nodes[i], &cs);
+	struct snapshot *sn = malloc(sizeof *sn);
+	if (!sn) {
+		memset(st, 0, sizeof *st);
+		errno = ENOMEM;
+		return -1;
+	}
+	gather(sn);
+	memcpy(st, &sn->st, sizeof *st);
+	free(sn);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- output */
 
 static void print_text(FILE *f, const struct nalloc_stats *st)
 {
@@ -125,49 +204,192 @@ static void print_text(FILE *f, const struct nalloc_stats *st)
 	} while (0);
 	NALLOC_NODE_STATS_FIELDS(ROW)
 #undef ROW
+	if (st->nnodes > 1)
+		for (int m = 0; m < st->nnodes; m++) {
+			char name[32];
+			snprintf(name, sizeof name, "remote_from_%d", st->nodes[m].node);
+			fprintf(f, "%-18s", name);
+			uint64_t tot = 0;
+			for (int i = 0; i < st->nnodes; i++) {
+				fprintf(f, " %16llu", (unsigned long long)st->nodes[i].remote_frees_by_source[m]);
+				tot += st->nodes[i].remote_frees_by_source[m];
+			}
+			fprintf(f, " %16llu\n", (unsigned long long)tot);
+		}
+	fprintf(f, "%-18s", "resident_on_node");
+	for (int i = 0; i < st->nnodes; i++) {
+		if (st->nodes[i].resident_fraction < 0)
+			fprintf(f, " %16s", "-");
+		else
+			fprintf(f, " %15.1f%%", 100.0 * st->nodes[i].resident_fraction);
+	}
+	fprintf(f, "\n");
 }
 
-static void print_json(FILE *f, const struct nalloc_stats *st)
+static const char *numa_mode_name(void)
 {
-	fprintf(f, "{\"version\": \"%s\", \"schema\": 1, \"nodes\": [", NALLOC_VERSION);
+	static const char *const names[] = {"local", "strict", "interleave", "off"};
+	return names[nalloc__opt.numa & 3];
+}
+
+/* One document on one line (doc/stats-schema.md). */
+static void print_json(FILE *f, const struct snapshot *sn, bool final)
+{
+	const struct nalloc_stats *st = &sn->st;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f,
+	        "{\"version\": \"%s\", \"schema\": 2, \"pid\": %d, \"time\": %lld.%03ld, "
+	        "\"uptime\": %.3f, \"numa_mode\": \"%s\", \"final\": %s, \"nodes\": [",
+	        NALLOC_VERSION, (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+	        (double)(nalloc__now_ms() - nalloc__start_ms) / 1000.0, numa_mode_name(),
+	        final ? "true" : "false");
 	for (int i = 0; i < st->nnodes; i++) {
-		fprintf(f, "%s\n  {\"node\": %d", i ? "," : "", st->nodes[i].node);
-#define FIELD(name, desc) fprintf(f, ", \"" #name "\": %llu", (unsigned long long)st->nodes[i].name);
+		const struct nalloc_node_stats *ns = &st->nodes[i];
+		fprintf(f, "%s{\"node\": %d", i ? ", " : "", ns->node);
+#define FIELD(name, desc) fprintf(f, ", \"" #name "\": %llu", (unsigned long long)ns->name);
 		NALLOC_NODE_STATS_FIELDS(FIELD)
 #undef FIELD
-		fprintf(f, "}");
+		fprintf(f, ", \"remote_frees_by_source\": [");
+		for (int m = 0; m < st->nnodes; m++)
+			fprintf(f, "%s%llu", m ? ", " : "", (unsigned long long)ns->remote_frees_by_source[m]);
+		fprintf(f, "], \"resident_sampled_pages\": %llu, \"resident_fraction\": ",
+		        (unsigned long long)ns->resident_sampled_pages);
+		if (ns->resident_fraction < 0)
+			fprintf(f, "null}");
+		else
+			fprintf(f, "%.4f}", ns->resident_fraction);
 	}
-	fprintf(f, "\n], \"classes\": [");
-	for (int k = 1; k < NALLOC_NUM_CLASSES; k++)
-		fprintf(f, "%s{\"class\": %d, \"size\": %u, \"span_bytes\": %u}", k > 1 ? ", " : "", k,
-		        nalloc__class_size[k], (unsigned)nalloc__class_npages[k] << NALLOC_PAGE_SHIFT);
+	fprintf(f, "], \"classes\": [");
+	for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
+		fprintf(f, "%s{\"class\": %d, \"size\": %u, \"span_bytes\": %u, \"nodes\": [", k > 1 ? ", " : "",
+		        k, nalloc__class_size[k], (unsigned)nalloc__class_npages[k] << NALLOC_PAGE_SHIFT);
+		for (int i = 0; i < st->nnodes; i++) {
+			uint64_t a = sn->cls_allocs[i][k], fr = sn->cls_frees[i][k];
+			fprintf(f, "%s{\"node\": %d, \"allocs\": %llu, \"frees\": %llu, \"in_use_bytes\": %llu}",
+			        i ? ", " : "", st->nodes[i].node, (unsigned long long)a, (unsigned long long)fr,
+			        (unsigned long long)(a > fr ? (a - fr) * nalloc__class_size[k] : 0));
+		}
+		fprintf(f, "]}");
+	}
 	fprintf(f, "]}\n");
 }
 
 void nalloc_stats_print(FILE *f, int format)
 {
-	struct nalloc_stats st;
-	nalloc_stats_get(&st);
+	struct snapshot *sn = malloc(sizeof *sn);
+	if (!sn)
+		return;
+	if (!LOAD_ACQ(&nalloc__g.ready))
+		nalloc__init();
+	gather(sn);
 	if (format == NALLOC_STATS_JSON)
-		print_json(f, &st);
+		print_json(f, sn, false);
 	else
-		print_text(f, &st);
+		print_text(f, &sn->st);
 	fflush(f);
+	free(sn);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* NALLOC_STATS_JSON with "%p" replaced by the process id */
+static void json_path(char *out, size_t size)
+{
+	const char *s = nalloc__opt.stats_json;
+	size_t o = 0;
+	for (; *s && o + 24 < size; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			char num[24];
+			nalloc__fmt_dec(num, (uint64_t)getpid());
+			for (char *q = num; *q; q++)
+				out[o++] = *q;
+			s++;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = 0;
+}
+
+/* Render one document and write it with one write(2): appended in
+ * interval mode, replacing the file otherwise. */
+static void write_document(bool final, bool append)
+{
+	struct snapshot *sn = malloc(sizeof *sn);
+	char *buf = NULL, path[512];
+	size_t len = 0;
+	if (!sn)
+		return;
+	gather(sn);
+	FILE *m = open_memstream(&buf, &len);
+	if (!m) {
+		free(sn);
+		return;
+	}
+	print_json(m, sn, final);
+	fclose(m);
+	free(sn);
+	json_path(path, sizeof path);
+	pthread_mutex_lock(&write_lock);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+	if (fd < 0) {
+		nalloc__write_str(2, "nalloc: cannot write NALLOC_STATS_JSON file ");
+		nalloc__write_str(2, path);
+		nalloc__write_str(2, "\n");
+	} else {
+		for (size_t done = 0; done < len;) {
+			ssize_t w = write(fd, buf + done, len - done);
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		close(fd);
+	}
+	pthread_mutex_unlock(&write_lock);
+	free(buf);
+}
+
+static void *interval_thread(void *arg)
+{
+	(void)arg;
+	uint64_t ms = nalloc__opt.stats_interval_ms;
+	for (;;) {
+		struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		write_document(false, true);
+	}
+	return NULL;
+}
+
+/* NALLOC_STATS_INTERVAL: a detached thread appends a document to the JSON
+ * file every interval (the file starts empty).  Started once, after init,
+ * from the library constructor; a fork child does not inherit it. */
+void nalloc__stats_start_interval(void)
+{
+	if (!nalloc__opt.stats_interval_ms || !nalloc__opt.stats_json[0])
+		return;
+	char path[512];
+	json_path(path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, interval_thread, NULL) != 0)
+		nalloc__write_str(2, "nalloc: cannot start the NALLOC_STATS_INTERVAL thread\n");
+	pthread_attr_destroy(&attr);
 }
 
 void nalloc__stats_at_exit(void)
 {
 	if (nalloc__opt.stats)
 		nalloc_stats_print(stderr, NALLOC_STATS_TEXT);
-	if (nalloc__opt.stats_json[0]) {
-		FILE *f = fopen(nalloc__opt.stats_json, "w");
-		if (!f) {
-			nalloc__write_str(2, "nalloc: cannot write NALLOC_STATS_JSON file ");
-			nalloc__write_str(2, nalloc__opt.stats_json);
-			nalloc__write_str(2, "\n");
-			return;
-		}
-		nalloc_stats_print(f, NALLOC_STATS_JSON);
-		fclose(f);
-	}
+	if (nalloc__opt.stats_json[0])
+		write_document(true, nalloc__opt.stats_interval_ms != 0);
 }

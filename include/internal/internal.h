@@ -274,9 +274,10 @@ struct mheap {
 	uint64_t dead_mallocs[NALLOC_NUM_CLASSES];
 	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* local frees */
 	uint64_t dead_swept[NALLOC_NUM_CLASSES];   /* remote frees swept */
-	uint64_t xfree_in;           /* frees of this node's objects by threads
-	                                homed elsewhere, from exited threads and
-	                                threads without a cache (atomic) */
+	uint64_t xfree_in[NALLOC_MAX_NODES]; /* frees of this node's objects by
+	                                threads homed on node i, from exited
+	                                threads and threads without a cache
+	                                (atomic) */
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 
@@ -359,6 +360,7 @@ struct nalloc_options {
 	uint64_t arena_gb;           /* reservation per node, GiB */
 	int stats;                   /* print the table at exit */
 	char stats_json[256];        /* write the JSON document at exit */
+	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
 };
 extern NALLOC_HIDDEN struct nalloc_options nalloc__opt;
 NALLOC_HIDDEN void nalloc__options_parse(void);
@@ -422,6 +424,8 @@ NALLOC_HIDDEN void nalloc__rcu_synchronize(void);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
+NALLOC_HIDDEN void nalloc__stats_start_interval(void);
+extern NALLOC_HIDDEN uint64_t nalloc__start_ms; /* ms clock at init */
 NALLOC_HIDDEN void nalloc__merge_dead_mcache(struct mcache *c);
 
 /* malloc.c: the API entry points shared with init.c */
