@@ -353,11 +353,9 @@ static ALWAYS_INLINE void free_remote_core(struct mspan *s, void *p, uint32_t w,
 static NOINLINE void free_remote_nocache(struct mspan *s, void *p, uint32_t w, uint64_t m)
 {
 #ifdef NALLOC_STATS_ENABLED
-	if (nalloc__g.nnodes > 1) {
-		int here = nalloc__current_node();
-		if ((int)s->node != here)
-			ADD_RELAXED(&nalloc__g.heaps[s->node]->xfree_in[here], 1);
-	}
+	struct mheap *h = nalloc__g.heaps[s->node];
+	ADD_RELAXED(&h->rfree_in[nalloc__current_node()], 1);
+	ADD_RELAXED(&h->rfree_in_bytes, s->elemsize);
 #endif
 	free_remote_core(s, p, w, m);
 }
@@ -373,10 +371,9 @@ static NOINLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t 
 		free_remote_nocache(s, p, w, m);
 		return;
 	}
-#ifdef NALLOC_STATS_ENABLED
-	if (s->node != c->node)
-		c->xfree[s->node]++;
-#endif
+	/* counted now, by the freeing thread: exact at any snapshot */
+	STAT(c->rfree_count[s->node]++);
+	STAT(c->rfree_bytes[s->node] += s->elemsize);
 	free_remote_core(s, p, w, m);
 }
 

@@ -27,7 +27,8 @@ struct snapshot {
 	uint64_t mallocs[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
 	uint64_t lfrees[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
 	uint64_t swept[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
-	uint64_t xfree[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* [home][object node] */
+	uint64_t rfree[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* [home][object node] */
+	uint64_t rfree_bytes[NALLOC_MAX_NODES];             /* [object node] */
 	uint64_t rehomes[NALLOC_MAX_NODES], fallback[NALLOC_MAX_NODES];
 	/* per node n and class k: the merged figures */
 	uint64_t cls_allocs[NALLOC_MAX_NODES][NALLOC_NUM_CLASSES];
@@ -43,8 +44,10 @@ static void add_mcache(struct mcache *c, void *arg)
 		sn->lfrees[m][k] += LOAD_RELAXED(&c->nfree[k]);
 		sn->swept[m][k] += LOAD_RELAXED(&c->nswept[k]);
 	}
-	for (int n = 0; n < nalloc__g.nnodes; n++)
-		sn->xfree[m][n] += LOAD_RELAXED(&c->xfree[n]);
+	for (int n = 0; n < nalloc__g.nnodes; n++) {
+		sn->rfree[m][n] += LOAD_RELAXED(&c->rfree_count[n]);
+		sn->rfree_bytes[n] += LOAD_RELAXED(&c->rfree_bytes[n]);
+	}
 	sn->rehomes[m] += LOAD_RELAXED(&c->rehomes);
 	sn->fallback[m] += LOAD_RELAXED(&c->fallback);
 }
@@ -58,9 +61,12 @@ void nalloc__merge_dead_mcache(struct mcache *c)
 		ADD_RELAXED(&h->dead_frees[k], c->nfree[k]);
 		ADD_RELAXED(&h->dead_swept[k], c->nswept[k]);
 	}
-	for (int n = 0; n < nalloc__g.nnodes; n++)
-		if (c->xfree[n])
-			ADD_RELAXED(&nalloc__g.heaps[n]->xfree_in[c->node], c->xfree[n]);
+	for (int n = 0; n < nalloc__g.nnodes; n++) {
+		if (c->rfree_count[n])
+			ADD_RELAXED(&nalloc__g.heaps[n]->rfree_in[c->node], c->rfree_count[n]);
+		if (c->rfree_bytes[n])
+			ADD_RELAXED(&nalloc__g.heaps[n]->rfree_in_bytes, c->rfree_bytes[n]);
+	}
 	ADD_RELAXED(&h->dead_rehomes, c->rehomes);
 	ADD_RELAXED(&h->dead_fallback, c->fallback);
 }
@@ -109,7 +115,10 @@ static void gather(struct snapshot *sn)
 		struct mheap *h = nalloc__g.heaps[i];
 		struct nalloc_node_stats *ns = &sn->st.nodes[i];
 		ns->node = h->os_node;
-		uint64_t small_in_use = 0, mallocs = 0, frees = 0, local = 0, swept = 0, fallback = 0;
+		/* per class: allocations and local frees are exact; remote frees
+		 * are counted per class when swept (they may lag); per node,
+		 * unowned frees are counted exactly by the freeing threads */
+		uint64_t small_bytes = 0, mallocs = 0, local = 0, local_bytes = 0, fallback = 0;
 		for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
 			struct mcentral *mc = &h->central[k];
 			uint64_t a = sn->mallocs[i][k] + LOAD_RELAXED(&h->dead_mallocs[k]) +
@@ -120,13 +129,19 @@ static void gather(struct snapshot *sn)
 			sn->cls_allocs[i][k] = a;
 			sn->cls_frees[i][k] = l + r;
 			mallocs += a;
-			frees += l + r;
 			local += l;
-			swept += r;
+			small_bytes += a * nalloc__class_size[k];
+			local_bytes += l * nalloc__class_size[k];
 			fallback += LOAD_RELAXED(&mc->nfallback);
-			if (a > l + r)
-				small_in_use += (a - l - r) * nalloc__class_size[k];
 		}
+		uint64_t unowned = 0;
+		for (int m = 0; m < nn; m++)
+			unowned += sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]);
+		uint64_t unowned_bytes = sn->rfree_bytes[i] + LOAD_RELAXED(&h->rfree_in_bytes);
+		uint64_t freed_bytes = local_bytes + unowned_bytes;
+		uint64_t small_in_use = small_bytes > freed_bytes ? small_bytes - freed_bytes : 0;
+		uint64_t frees = local + unowned;
+		uint64_t swept = unowned;
 		uint64_t in_use_pages = LOAD_RELAXED(&h->pages_in_use);
 		uint64_t lb = LOAD_RELAXED(&h->large_bytes_in_use);
 #ifndef NALLOC_STATS_ENABLED
@@ -155,7 +170,7 @@ static void gather(struct snapshot *sn)
 		ns->threads = LOAD_RELAXED(&h->nthreads);
 		/* remote frees in, by the freeing thread's home node */
 		for (int m = 0; m < nn; m++) {
-			uint64_t v = m == i ? 0 : sn->xfree[m][i] + LOAD_RELAXED(&h->xfree_in[m]);
+			uint64_t v = m == i ? 0 : sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]);
 			ns->remote_frees_by_source[m] = v;
 			ns->remote_frees += v;
 		}
@@ -168,11 +183,23 @@ static void gather(struct snapshot *sn)
 				sn->st.nodes[i].remote_frees_out += sn->st.nodes[n].remote_frees_by_source[i];
 }
 
+/* A snapshot's memory comes straight from the OS, so that taking one does
+ * not show in the figures it takes. */
+static struct snapshot *snapshot_alloc(void)
+{
+	return nalloc__os_alloc(sizeof(struct snapshot));
+}
+
+static void snapshot_free(struct snapshot *sn)
+{
+	nalloc__os_free(sn, sizeof *sn);
+}
+
 int nalloc_stats_get(struct nalloc_stats *st)
 {
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		nalloc__init();
-	struct snapshot *sn = malloc(sizeof *sn);
+	struct snapshot *sn = snapshot_alloc();
 	if (!sn) {
 		memset(st, 0, sizeof *st);
 		errno = ENOMEM;
@@ -180,7 +207,7 @@ int nalloc_stats_get(struct nalloc_stats *st)
 	}
 	gather(sn);
 	memcpy(st, &sn->st, sizeof *st);
-	free(sn);
+	snapshot_free(sn);
 	return 0;
 }
 
@@ -277,18 +304,18 @@ static void print_json(FILE *f, const struct snapshot *sn, bool final)
 
 void nalloc_stats_print(FILE *f, int format)
 {
-	struct snapshot *sn = malloc(sizeof *sn);
-	if (!sn)
-		return;
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		nalloc__init();
+	struct snapshot *sn = snapshot_alloc();
+	if (!sn)
+		return;
 	gather(sn);
 	if (format == NALLOC_STATS_JSON)
 		print_json(f, sn, false);
 	else
 		print_text(f, &sn->st);
 	fflush(f);
-	free(sn);
+	snapshot_free(sn);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -318,7 +345,7 @@ static void json_path(char *out, size_t size)
  * interval mode, replacing the file otherwise. */
 static void write_document(bool final, bool append)
 {
-	struct snapshot *sn = malloc(sizeof *sn);
+	struct snapshot *sn = snapshot_alloc();
 	char *buf = NULL, path[512];
 	size_t len = 0;
 	if (!sn)
@@ -326,12 +353,12 @@ static void write_document(bool final, bool append)
 	gather(sn);
 	FILE *m = open_memstream(&buf, &len);
 	if (!m) {
-		free(sn);
+		snapshot_free(sn);
 		return;
 	}
 	print_json(m, sn, final);
 	fclose(m);
-	free(sn);
+	snapshot_free(sn);
 	json_path(path, sizeof path);
 	pthread_mutex_lock(&write_lock);
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);

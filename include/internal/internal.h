@@ -193,8 +193,9 @@ struct mcache {
 	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
 	uint64_t nfree[NALLOC_NUM_CLASSES];     /* local frees */
 	uint64_t nswept[NALLOC_NUM_CLASSES];    /* remote frees swept by owner */
-	uint64_t xfree[NALLOC_MAX_NODES];       /* frees of objects on node i
-	                                           != home (cross-node frees) */
+	uint64_t rfree_count[NALLOC_MAX_NODES]; /* unowned frees of objects on
+	                                           node i (any i, home too) */
+	uint64_t rfree_bytes[NALLOC_MAX_NODES]; /* their bytes */
 };
 
 extern NALLOC_HIDDEN __thread struct mcache *nalloc__tls_mcache;
@@ -274,10 +275,11 @@ struct mheap {
 	uint64_t dead_mallocs[NALLOC_NUM_CLASSES];
 	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* local frees */
 	uint64_t dead_swept[NALLOC_NUM_CLASSES];   /* remote frees swept */
-	uint64_t xfree_in[NALLOC_MAX_NODES]; /* frees of this node's objects by
-	                                threads homed on node i, from exited
-	                                threads and threads without a cache
-	                                (atomic) */
+	uint64_t rfree_in[NALLOC_MAX_NODES]; /* unowned frees of this node's
+	                                objects by threads homed on node i, from
+	                                exited threads and threads without a
+	                                cache (atomic) */
+	uint64_t rfree_in_bytes;     /* their bytes (atomic) */
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 

@@ -1,0 +1,264 @@
+/* test_stats.c: the statistics add up on known workloads.
+ *   test_stats basic   one process, whatever the nodes: live objects,
+ *                      in-use bytes, large blocks, unowned frees, threads
+ *   test_stats json    print the JSON document on stdout (checked by
+ *                      tests/check_stats_json.py)
+ *   test_stats vm2     inside a 2-node VM: a thread pinned on node 1 puts
+ *                      its bytes on node 1; a thread on node 0 freeing them
+ *                      shows as remote frees (in on 1, out on 0, by source)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "nalloc.h"
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(cond, ...)                                                          \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                             \
+			fprintf(stderr, "\n");                                    \
+			failures++;                                               \
+		}                                                                 \
+	} while (0)
+
+static struct nalloc_stats st[2];
+static int cur;
+
+static struct nalloc_stats *snap(void)
+{
+	cur ^= 1;
+	nalloc_stats_get(&st[cur]);
+	return &st[cur];
+}
+
+static long long total(const struct nalloc_stats *s, size_t off)
+{
+	long long t = 0;
+	for (int i = 0; i < s->nnodes; i++)
+		t += (long long)*(const uint64_t *)((const char *)&s->nodes[i] + off);
+	return t;
+}
+#define TOT(s, f) total((s), offsetof(struct nalloc_node_stats, f))
+#define LIVE(s) (TOT(s, allocs) - TOT(s, frees))
+
+enum { N = 20000 };
+static void *objs[N];
+
+static void *free_all(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < N; i++)
+		free(objs[i]);
+	return NULL;
+}
+
+static void *idle_thread(void *arg)
+{
+	pthread_barrier_t *b = arg;
+	void *p = malloc(64); /* gets a cache: homed somewhere */
+	pthread_barrier_wait(b);
+	pthread_barrier_wait(b);
+	free(p);
+	return NULL;
+}
+
+static int basic(void)
+{
+	struct nalloc_stats a, b;
+	nalloc_stats_get(&a);
+	if (TOT(&a, allocs) == 0) {
+		printf("stats compiled out (--disable-stats): skipped\n");
+		return 77;
+	}
+	size_t usable = 0;
+	nalloc_stats_get(&a);
+	for (int i = 0; i < N; i++)
+		objs[i] = malloc(100);
+	usable = malloc_usable_size(objs[0]);
+	nalloc_stats_get(&b);
+	CHECK(LIVE(&b) - LIVE(&a) == N, "live objects grew by %lld, want %d", LIVE(&b) - LIVE(&a), N);
+	CHECK(TOT(&b, in_use_bytes) - TOT(&a, in_use_bytes) == (long long)(N * usable),
+	      "in_use grew by %lld, want %zu", TOT(&b, in_use_bytes) - TOT(&a, in_use_bytes), N * usable);
+	CHECK(TOT(&b, allocs) - TOT(&a, allocs) == N, "allocs grew by %lld",
+	      TOT(&b, allocs) - TOT(&a, allocs));
+	/* frees by another thread: unowned frees, live count back.  glibc's
+	 * pthread_create allocates a few blocks of its own (the thread's TLS
+	 * vector, kept with the cached stack): allow SLACK of them. */
+	enum { SLACK = 4, SLACK_BYTES = 4096 };
+	pthread_t t;
+	pthread_create(&t, NULL, free_all, NULL);
+	pthread_join(t, NULL);
+	nalloc_stats_get(&a);
+	long long fell = LIVE(&b) - LIVE(&a);
+	CHECK(fell <= N && fell >= N - SLACK, "live objects fell by %lld, want %d", fell, N);
+	CHECK(TOT(&a, unowned_frees) - TOT(&b, unowned_frees) == N, "unowned frees grew by %lld",
+	      TOT(&a, unowned_frees) - TOT(&b, unowned_frees));
+	long long bytes = TOT(&b, in_use_bytes) - TOT(&a, in_use_bytes);
+	CHECK(bytes <= (long long)(N * usable) && bytes >= (long long)(N * usable) - SLACK_BYTES,
+	      "in_use fell by %lld, want %zu", bytes, N * usable);
+	/* local frees */
+	for (int i = 0; i < 1000; i++)
+		objs[i] = malloc(48);
+	nalloc_stats_get(&b);
+	for (int i = 999; i >= 0; i--)
+		free(objs[i]);
+	nalloc_stats_get(&a);
+	long long lf = TOT(&a, local_frees) - TOT(&b, local_frees);
+	long long uf = TOT(&a, unowned_frees) - TOT(&b, unowned_frees);
+	CHECK(lf + uf == 1000 && lf > 0, "local %lld + unowned %lld frees, want 1000", lf, uf);
+	/* large blocks: exact bytes, counted */
+	nalloc_stats_get(&b);
+	void *big[5];
+	for (int i = 0; i < 5; i++)
+		big[i] = malloc(1 << 20);
+	nalloc_stats_get(&a);
+	CHECK(TOT(&a, large_allocs) - TOT(&b, large_allocs) == 5, "large allocs");
+	CHECK(TOT(&a, in_use_bytes) - TOT(&b, in_use_bytes) == 5 << 20, "large in_use grew by %lld",
+	      TOT(&a, in_use_bytes) - TOT(&b, in_use_bytes));
+	for (int i = 0; i < 5; i++)
+		free(big[i]);
+	nalloc_stats_get(&b);
+	CHECK(TOT(&a, in_use_bytes) - TOT(&b, in_use_bytes) == 5 << 20, "large in_use fell");
+	/* threads gauge */
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 2);
+	pthread_create(&t, NULL, idle_thread, &bar);
+	pthread_barrier_wait(&bar);
+	nalloc_stats_get(&a);
+	pthread_barrier_wait(&bar);
+	pthread_join(t, NULL);
+	nalloc_stats_get(&b);
+	CHECK(TOT(&a, threads) - TOT(&b, threads) == 1, "threads gauge %lld -> %lld", TOT(&a, threads),
+	      TOT(&b, threads));
+	/* mapped >= committed >= in use; placement sampled */
+	for (int i = 0; i < b.nnodes; i++) {
+		CHECK(b.nodes[i].mapped_bytes >= b.nodes[i].committed_bytes, "node %d mapped < committed", i);
+		CHECK(b.nodes[i].committed_bytes >= b.nodes[i].in_use_bytes, "node %d committed < in use", i);
+		CHECK(b.nodes[i].resident_fraction < 0 || b.nodes[i].resident_fraction <= 1.0, "fraction");
+	}
+	CHECK(b.nodes[0].resident_sampled_pages > 0 && b.nodes[0].resident_fraction > 0.99,
+	      "placement sample on node 0: %llu pages, %.3f", (unsigned long long)b.nodes[0].resident_sampled_pages,
+	      b.nodes[0].resident_fraction);
+	if (failures)
+		return 1;
+	printf("test_stats basic: counters add up (%d objects of %zu bytes, 5 x 1 MiB)\n", N, usable);
+	return 0;
+}
+
+/* --- vm2 -------------------------------------------------------------- */
+static int first_cpu_of_node(int node)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/sys/devices/system/node/node%d/cpulist", node);
+	FILE *f = fopen(path, "r");
+	int cpu = -1;
+	if (f) {
+		if (fscanf(f, "%d", &cpu) != 1)
+			cpu = -1;
+		fclose(f);
+	}
+	return cpu;
+}
+
+static int cpu_of[2];
+
+/* pin, then home the thread where it now runs (automatic homing) */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+	sched_yield();
+	nalloc_thread_set_home(-1);
+}
+
+static void *alloc_on_1(void *arg)
+{
+	(void)arg;
+	pin(cpu_of[1]);
+	for (int i = 0; i < N; i++)
+		objs[i] = malloc(256);
+	return NULL;
+}
+
+static void *free_on_0(void *arg)
+{
+	(void)arg;
+	pin(cpu_of[0]);
+	for (int i = 0; i < N; i++)
+		free(objs[i]);
+	return NULL;
+}
+
+static int index_of(const struct nalloc_stats *s, int node)
+{
+	for (int i = 0; i < s->nnodes; i++)
+		if (s->nodes[i].node == node)
+			return i;
+	return -1;
+}
+
+static int vm2(void)
+{
+	struct nalloc_stats a, b, c;
+	nalloc_stats_get(&a);
+	int i0 = index_of(&a, 0), i1 = index_of(&a, 1);
+	if (a.nnodes < 2 || i0 < 0 || i1 < 0 || first_cpu_of_node(1) < 0) {
+		fprintf(stderr, "vm2 needs nodes 0 and 1 with CPUs (have %d nodes)\n", a.nnodes);
+		return 1;
+	}
+	cpu_of[0] = first_cpu_of_node(0);
+	cpu_of[1] = first_cpu_of_node(1);
+	pthread_t t;
+	pthread_create(&t, NULL, alloc_on_1, NULL);
+	pthread_join(t, NULL);
+	nalloc_stats_get(&b);
+	long long d1 = (long long)b.nodes[i1].in_use_bytes - (long long)a.nodes[i1].in_use_bytes;
+	long long d0 = (long long)b.nodes[i0].in_use_bytes - (long long)a.nodes[i0].in_use_bytes;
+	CHECK(d1 == N * 256, "node 1 in_use grew by %lld, want %d", d1, N * 256);
+	CHECK(d0 < 64 * 1024, "node 0 in_use grew by %lld", d0);
+	CHECK(b.nodes[i1].allocs - a.nodes[i1].allocs >= N, "node 1 allocs");
+	pthread_create(&t, NULL, free_on_0, NULL);
+	pthread_join(t, NULL);
+	nalloc_stats_get(&c);
+	long long rin = (long long)(c.nodes[i1].remote_frees - b.nodes[i1].remote_frees);
+	long long rsrc = (long long)(c.nodes[i1].remote_frees_by_source[i0] - b.nodes[i1].remote_frees_by_source[i0]);
+	long long rout = (long long)(c.nodes[i0].remote_frees_out - b.nodes[i0].remote_frees_out);
+	CHECK(rin == N, "node 1 remote_frees grew by %lld, want %d", rin, N);
+	CHECK(rsrc == N, "node 1 remote_frees_by_source[node 0] grew by %lld", rsrc);
+	CHECK(rout == N, "node 0 remote_frees_out grew by %lld", rout);
+	long long back = (long long)c.nodes[i1].in_use_bytes - (long long)a.nodes[i1].in_use_bytes;
+	CHECK(back == 0, "node 1 in_use after the frees differs by %lld", back);
+	printf("test_stats vm2: node 1 in_use +%lld B, remote frees in %lld (from node 0: %lld), out of node 0 %lld; "
+	       "resident on node: %.3f / %.3f\n",
+	       d1, rin, rsrc, rout, c.nodes[i0].resident_fraction, c.nodes[i1].resident_fraction);
+	nalloc_stats_print(stdout, NALLOC_STATS_TEXT);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "basic";
+	(void)snap;
+	if (!strcmp(mode, "basic"))
+		return basic();
+	if (!strcmp(mode, "json")) {
+		void *keep = malloc(1000);
+		nalloc_stats_print(stdout, NALLOC_STATS_JSON);
+		free(keep);
+		return 0;
+	}
+	if (!strcmp(mode, "vm2"))
+		return vm2();
+	fprintf(stderr, "usage: test_stats basic|json|vm2\n");
+	return 2;
+}
