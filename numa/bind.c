@@ -80,21 +80,114 @@ static uint64_t node_free_bytes(int os_node)
 	return kb * 1024;
 }
 
-/* Can node take `bytes` more without running dry?  Keeps a reserve of
- * 1/32 of the node (at least 16 MiB) for the kernel and other users.
- * Only asked when placement matters: strict mode, or local mode with
- * several nodes. */
+/* Pages an OS node can still hand out before the kernel would have to
+ * reclaim hard or OOM-kill: for each of its zones, free pages above the
+ * high watermark and above the largest lowmem protection (the part of a
+ * low zone kept back from allocations that could use a higher one), from
+ * /proc/zoneinfo.  -1 if unknown.  Plain open/read into a static buffer:
+ * this runs inside the allocator (zi_lock: innermost). */
+static nalloc__lock_t zi_lock;
+static char zi_buf[256 * 1024];
+
+static int64_t parse_num(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '(' || *p == ',')
+		p++;
+	int64_t v = 0;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (*p++ - '0');
+	return v;
+}
+
+static int64_t node_usable_pages(int os_node)
+{
+	nalloc__lock(&zi_lock);
+	int fd = open("/proc/zoneinfo", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	if (fd >= 0) {
+		ssize_t n;
+		while (len < sizeof zi_buf - 1 && (n = read(fd, zi_buf + len, sizeof zi_buf - 1 - len)) > 0)
+			len += (size_t)n;
+		close(fd);
+	}
+	zi_buf[len] = 0;
+	int64_t total = -1, free = 0, high = 0, prot = 0;
+	bool in_node = false, in_zone = false;
+	for (char *line = zi_buf; *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = 0;
+		char *t = line;
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (!strncmp(line, "Node ", 5)) {
+			if (in_zone && in_node) {
+				int64_t u = free - high - prot;
+				total = (total < 0 ? 0 : total) + (u > 0 ? u : 0);
+			}
+			in_zone = true;
+			in_node = parse_num(line + 5) == os_node;
+			free = high = prot = 0;
+		} else if (in_zone && !strncmp(t, "pages free", 10)) {
+			free = parse_num(t + 10);
+		} else if (in_zone && !strncmp(t, "high ", 5)) {
+			high = parse_num(t + 5); /* the watermark, not the pagesets' "high:" */
+		} else if (in_zone && !strncmp(t, "protection:", 11)) {
+			for (char *q = t + 11; *q && *q != ')';) {
+				int64_t v = parse_num(q);
+				if (v > prot)
+					prot = v;
+				q++;
+				while (*q && *q != ',' && *q != ')')
+					q++;
+			}
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	if (in_zone && in_node) {
+		int64_t u = free - high - prot;
+		total = (total < 0 ? 0 : total) + (u > 0 ? u : 0);
+	}
+	nalloc__unlock(&zi_lock);
+	return total;
+}
+
+/* Room found at the last look, minus what was committed since: no need to
+ * read the kernel's figures again until half of it is used (heap lock). */
+static uint64_t room_credit[NALLOC_MAX_NODES];
+
+/* Can node take `bytes` more without running dry?  Keeps a margin of 1/64
+ * of the node (at least 8 MiB) above the kernel's watermarks.  Only asked
+ * when placement matters: strict mode, or local mode with several nodes. */
 bool nalloc__node_has_room(int node, size_t bytes)
 {
 	if (nalloc__opt.numa == NUMA_OFF || nalloc__opt.numa == NUMA_INTERLEAVE)
 		return true;
 	if (nalloc__opt.numa == NUMA_LOCAL && nalloc__topo.nnodes <= 1)
 		return true;
-	uint64_t free = node_free_bytes(nalloc__topo.os_node[node]);
-	if (free == UINT64_MAX)
+	if (room_credit[node] >= bytes) {
+		room_credit[node] -= bytes;
 		return true;
-	uint64_t reserve = nalloc__topo.node_memory[node] / 32;
-	if (reserve < ((uint64_t)16 << 20))
-		reserve = (uint64_t)16 << 20;
-	return free >= bytes + reserve;
+	}
+	int os = nalloc__topo.os_node[node];
+	int64_t pages = node_usable_pages(os);
+	uint64_t avail;
+	if (pages >= 0) {
+		avail = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	} else {
+		uint64_t free = node_free_bytes(os);
+		if (free == UINT64_MAX)
+			return true;
+		uint64_t reserve = nalloc__topo.node_memory[node] / 32;
+		avail = free > reserve ? free - reserve : 0;
+	}
+	uint64_t margin = nalloc__topo.node_memory[node] / 64;
+	if (margin < ((uint64_t)8 << 20))
+		margin = (uint64_t)8 << 20;
+	if (avail < bytes + margin)
+		return false;
+	room_credit[node] = (avail - bytes - margin) / 2;
+	return true;
 }

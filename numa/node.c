@@ -66,8 +66,12 @@ int nalloc_thread_home(void)
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		nalloc__init();
 	struct mcache *c = nalloc__tls_mcache;
-	int idx = c != &nalloc__empty_mcache ? c->node : nalloc__current_node();
-	return nalloc__topo.os_node[idx];
+	if (c == &nalloc__empty_mcache)
+		return nalloc__topo.os_node[nalloc__current_node()];
+	/* where the next allocation goes: re-home now if the thread moved */
+	if (nalloc__g.nnodes > 1 && !c->pinned)
+		nalloc__mcache_check_home(c);
+	return nalloc__topo.os_node[c->node];
 }
 
 int nalloc_node_of(const void *p)

@@ -209,7 +209,16 @@ void *nalloc__alloc_large(size_t size, size_t align, bool zero)
 			return nalloc__bootstrap_alloc(size, align < 16 ? 16 : align);
 	}
 	struct mcache *c = nalloc__tls_mcache;
-	int node = c != &nalloc__empty_mcache ? c->node : nalloc__current_node();
+	int node;
+	if (c != &nalloc__empty_mcache) {
+		/* a thread that moved and now allocates only large blocks is
+		 * re-homed here (small refills check every 64) */
+		if (nalloc__g.nnodes > 1 && !c->pinned)
+			nalloc__mcache_check_home(c);
+		node = c->node;
+	} else {
+		node = nalloc__current_node();
+	}
 	return large_on(size, align, zero, node, c);
 }
 
@@ -369,6 +378,11 @@ static NOINLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t 
 	}
 	if (unlikely(c == &nalloc__empty_mcache)) {
 		free_remote_nocache(s, p, w, m);
+		return;
+	}
+	if (LOAD_RELAXED(&s->owner) == nalloc__full_tag(c)) {
+		/* our own exhausted span: a local free that makes room */
+		nalloc__mcache_free_owned_full(c, s, p, w, m);
 		return;
 	}
 	/* counted now, by the freeing thread: exact at any snapshot */

@@ -77,15 +77,127 @@ struct mcache *nalloc__mcache_create(void)
 	return c;
 }
 
-/* Give every cached span back to its mcentral.  Owner only. */
+/* Hand one owned span (on none of c's lists) back to its mcentral. */
+static void give_back(struct mspan *s)
+{
+	s->onlist = 0;
+	nalloc__mcentral_uncache_span(s->central, s);
+}
+
+/* Give every span c owns back to its mcentral.  Owner only. */
 void nalloc__mcache_flush(struct mcache *c)
 {
 	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
 		struct mspan *s = c->alloc[cls];
-		if (s == &nalloc__empty_span)
-			continue;
-		c->alloc[cls] = &nalloc__empty_span;
-		nalloc__mcentral_uncache_span(s->central, s);
+		if (s != &nalloc__empty_span) {
+			c->alloc[cls] = &nalloc__empty_span;
+			give_back(s);
+		}
+		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
+			give_back(s);
+		while ((s = nalloc__spanlist_pop(&c->full[cls])))
+			give_back(s);
+	}
+}
+
+/* The current span of class cls is exhausted: keep it, tagged. */
+static void retire_full(struct mcache *c, int cls, struct mspan *s)
+{
+	s->onlist = LIST_OWNED_FULL;
+	STORE_REL(&s->owner, nalloc__full_tag(c));
+	nalloc__spanlist_push(&c->full[cls], s);
+}
+
+/* Objects allocated in s now, after collecting its remote frees. */
+static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
+{
+	if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0) {
+		uint32_t n = nalloc__mspan_sweep(s);
+		STAT(c->nswept[cls] += n);
+		(void)n;
+		(void)c;
+		(void)cls;
+	}
+	return nalloc__mspan_count_alloc(s);
+}
+
+#define PARTIAL_KEEP 4   /* owned partial spans per class before trimming */
+#define FULL_SCAN 4      /* oldest owned full spans looked at per refill */
+
+/* An owned span of class cls with a free object, or NULL: the partial
+ * list first, then the oldest full spans (remote frees may have emptied
+ * them).  Spans found entirely free beyond the first go back. */
+static struct mspan *owned_with_room(struct mcache *c, int cls)
+{
+	struct mspan *s, *found = NULL;
+	while (!found && (s = nalloc__spanlist_pop(&c->partial[cls]))) {
+		s->onlist = 0;
+		uint32_t used = owned_count(c, cls, s);
+		if (used < s->nelems)
+			found = s;
+		else
+			retire_full(c, cls, s);
+	}
+	for (int i = 0; !found && i < FULL_SCAN && (s = c->full[cls].last); i++) {
+		nalloc__spanlist_remove(&c->full[cls], s);
+		if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0 &&
+		    owned_count(c, cls, s) < s->nelems) {
+			s->onlist = 0;
+			STORE_REL(&s->owner, c);
+			found = s;
+		} else {
+			nalloc__spanlist_push(&c->full[cls], s); /* look at others next */
+		}
+	}
+	return found;
+}
+
+/* The owner freed an object of s, an owned exhausted span (owner tagged):
+ * the span has room again, so it moves to the partial list.  That list is
+ * kept short: its oldest span goes back to the mcentral if it is empty. */
+NOINLINE void nalloc__mcache_free_owned_full(struct mcache *c, struct mspan *s, void *p, uint32_t w,
+                                             uint64_t m)
+{
+	uint64_t bits = s->allocBits[w];
+	if (unlikely(!(bits & m))) {
+		nalloc__report(ERR_DOUBLE_FREE, p, s);
+		return;
+	}
+	s->allocBits[w] = bits & ~m;
+	int cls = s->spanclass;
+	STAT(c->nfree[cls]++);
+	nalloc__spanlist_remove(&c->full[cls], s);
+	STORE_REL(&s->owner, c);
+	s->onlist = LIST_OWNED_PARTIAL;
+	nalloc__spanlist_push(&c->partial[cls], s);
+	if (c->partial[cls].n > PARTIAL_KEEP) {
+		struct mspan *t = c->partial[cls].last;
+		nalloc__spanlist_remove(&c->partial[cls], t);
+		if (owned_count(c, cls, t) == 0) {
+			give_back(t);
+		} else {
+			t->onlist = LIST_OWNED_PARTIAL;
+			nalloc__spanlist_push(&c->partial[cls], t);
+		}
+	}
+}
+
+/* Every 1024 refills: owned spans of every class that remote frees emptied
+ * go back, so a thread whose allocation pattern moved on does not sit on
+ * memory other threads freed. */
+static void trim_owned(struct mcache *c)
+{
+	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
+		struct mspan *s, *next;
+		for (s = c->full[cls].first; s; s = next) {
+			next = s->next;
+			if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) == 0)
+				continue;
+			if (owned_count(c, cls, s) == 0) {
+				nalloc__spanlist_remove(&c->full[cls], s);
+				give_back(s);
+			}
+		}
 	}
 }
 
@@ -146,19 +258,18 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 		}
 	}
 	/* every 64 refills: has the thread moved to another node? */
-	if ((++c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
-		nalloc__mcache_check_home(c);
+	if ((++c->refills & 63) == 0) {
+		if (nalloc__g.nnodes > 1 && !c->pinned)
+			nalloc__mcache_check_home(c);
+		if ((c->refills & 1023) == 0)
+			trim_owned(c);
+	}
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
 		if (nalloc__mspan_next_window(s))
 			goto take;
-		/* exhausted: collect remote frees; keep the span if roomy */
-		if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0) {
-			uint32_t n = nalloc__mspan_sweep(s);
-			STAT(c->nswept[cls] += n);
-			(void)n;
-		}
-		uint32_t used = nalloc__mspan_count_alloc(s);
+		/* exhausted: collect remote frees; keep using the span if roomy */
+		uint32_t used = owned_count(c, cls, s);
 		uint32_t room = s->nelems - used;
 		if (room > 0 && room >= (uint32_t)(s->nelems / 8)) {
 			nalloc__mspan_rewind(s);
@@ -166,16 +277,20 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 				goto take;
 		}
 		c->alloc[cls] = &nalloc__empty_span;
-		nalloc__mcentral_uncache_span(s->central, s);
+		retire_full(c, cls, s);
 	}
-	s = nalloc__mcentral_cache_span(&c->heap->central[cls], c);
-	if (unlikely(s == NULL)) {
-		errno = ENOMEM;
-		return NULL;
+	s = owned_with_room(c, cls);
+	if (!s) {
+		s = nalloc__mcentral_cache_span(&c->heap->central[cls], c);
+		if (unlikely(s == NULL)) {
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
+	nalloc__mspan_rewind(s);
 	c->alloc[cls] = s;
 	if (!nalloc__mspan_next_window(s))
-		nalloc__fatal("mcentral handed out a span with no free object");
+		nalloc__fatal("a span with room had no free object");
 take:
 	STAT(c->nmalloc[cls]++);
 	return nalloc__span_take(s, s->allocCache);

@@ -110,7 +110,21 @@ void nalloc__spanlist_push(struct spanlist *l, struct mspan *s)
 	s->next = l->first;
 	if (l->first)
 		l->first->prev = s;
+	else
+		l->last = s;
 	l->first = s;
+	l->n++;
+}
+
+void nalloc__spanlist_push_last(struct spanlist *l, struct mspan *s)
+{
+	s->next = NULL;
+	s->prev = l->last;
+	if (l->last)
+		l->last->next = s;
+	else
+		l->first = s;
+	l->last = s;
 	l->n++;
 }
 
@@ -122,6 +136,8 @@ void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s)
 		l->first = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	else
+		l->last = s->prev;
 	s->next = s->prev = NULL;
 	l->n--;
 }

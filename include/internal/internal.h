@@ -138,7 +138,17 @@ struct mspan {
 	                            lock); 0: on none */
 } __attribute__((aligned(CACHELINE)));
 
-enum { LIST_PARTIAL = 1, LIST_FULL = 2 };
+enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_OWNED_FULL = 4 };
+
+/* An mcache keeps the spans it exhausted: their owner field is the mcache
+ * pointer tagged with bit 0, so the owner's free of an object in one of
+ * them misses the fast path's owner test and takes the slow path, which
+ * moves the span back to the owner's partial list (see mcache.c). */
+#define OWNED_FULL_TAG ((uintptr_t)1)
+static ALWAYS_INLINE struct mcache *nalloc__full_tag(struct mcache *c)
+{
+	return (struct mcache *)((uintptr_t)c | OWNED_FULL_TAG);
+}
 
 #define REMOTE_BIAS ((uint64_t)1 << 31)
 #define REMOTE_QUEUED ((uint64_t)1 << 32)
@@ -148,7 +158,7 @@ static ALWAYS_INLINE int32_t nalloc__remote_count(uint64_t r)
 }
 
 struct spanlist {
-	struct mspan *first;
+	struct mspan *first, *last;  /* push puts at first; last is the oldest */
 	uint64_t n;
 };
 
@@ -161,6 +171,7 @@ NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_push(struct spanlist *l, struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s);
 NALLOC_HIDDEN struct mspan *nalloc__spanlist_pop(struct spanlist *l);
+NALLOC_HIDDEN void nalloc__spanlist_push_last(struct spanlist *l, struct mspan *s);
 
 extern NALLOC_HIDDEN struct mspan nalloc__empty_span;
 
@@ -181,6 +192,10 @@ enum { TLS_FRESH = 0, TLS_ACTIVE = 1, TLS_DEAD = 2 };
 /* Per-thread cache: one span per size class.  Owned by one thread. */
 struct mcache {
 	struct mspan *alloc[NALLOC_NUM_CLASSES]; /* owner; empty span if none */
+	struct spanlist partial[NALLOC_NUM_CLASSES]; /* owned spans that may have
+	                                           room (owner) */
+	struct spanlist full[NALLOC_NUM_CLASSES];    /* owned exhausted spans,
+	                                           owner tagged (owner) */
 	int node;                    /* home node index (owner) */
 	struct mheap *heap;          /* home node heap (owner) */
 	pthread_t thread;            /* owner thread, for fork */
@@ -204,6 +219,8 @@ extern NALLOC_HIDDEN struct mcache nalloc__empty_mcache;
 
 NALLOC_HIDDEN void *nalloc__mcache_refill_alloc(struct mcache *c, int cls);
 NALLOC_HIDDEN void nalloc__mcache_global_init(void);
+NALLOC_HIDDEN void nalloc__mcache_free_owned_full(struct mcache *c, struct mspan *s, void *p, uint32_t w,
+                                                 uint64_t m);
 NALLOC_HIDDEN struct mcache *nalloc__mcache_create(void);
 NALLOC_HIDDEN void nalloc__mcache_destroy(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_flush(struct mcache *c);
