@@ -26,8 +26,8 @@
  *                                 QUEUED flag; the owner sweeps them in.
  *                  divmul         object index = (offset * divmul) >> 32.
  *   mcache       Per thread (src/mcache.c), reached through one
- *                initial-exec TLS pointer: one span per size class, and the
- *                thread's home node.  A new thread's pointer is a static
+ *                initial-exec TLS pointer: one current span per size class,
+ *                the spans it owns, and the thread's home node.  A new thread's pointer is a static
  *                empty mcache whose slots all point at a static empty span
  *                with allocCache == 0, so "no cache yet" and "span
  *                exhausted" are the same single test.
@@ -77,12 +77,15 @@
  *
  * OWNERSHIP (who may write a span's allocBits and cursor)
  *
- *   A small span is either cached by exactly one mcache (span->owner), and
+ *   A small span is either owned by exactly one mcache (span->owner), and
  *   then only that thread allocates from it or frees into it directly; or it
- *   is uncached, and then its bits change only under its mcentral's lock.
- *   owner changes only under the mcentral lock, and only the owner itself
- *   can give a span up, so a thread that reads owner == its own mcache can
- *   rely on it.
+ *   is unowned, in its mcentral, and then its bits change only under the
+ *   mcentral's lock.  An mcache owns its current span of each class, the
+ *   spans it exhausted (on a per-class full list, their owner field tagged
+ *   with bit 0) and spans that regained room (a short per-class partial
+ *   list).  owner changes only under the mcentral lock (taking or giving
+ *   back a span) or by the owner itself (tagging), so a thread that reads
+ *   owner == its own mcache, tagged or not, can rely on it.
  *
  * MALLOC (small)
  *   1. class = size_to_class(size)                       (table lookup)
@@ -92,8 +95,11 @@
  *   Slow path (mcache.c, noinline): create the mcache on first use; load
  *   the next allocBits word into allocCache; when the span is exhausted,
  *   sweep its remote frees and rewind it if at least 1/8 of it is free,
- *   else hand it to its mcentral and take a partial span from the home
- *   node's mcentral, or a new span from the home heap.
+ *   else tag it and keep it on the full list; then take an owned span with
+ *   room (the partial list, or one of the oldest full spans that remote
+ *   frees refilled), or a partial span from the home node's mcentral, or a
+ *   new span from the home heap.  Every 64 refills: re-home if the thread
+ *   moved; every 1024: give back owned spans that remote frees emptied.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
  *   (first fit in the size lists, else grows the arena) under its lock.
  *
@@ -102,8 +108,10 @@
  *      either from the bootstrap region (ignored) or reported.
  *   2. idx = ((p - s->base) * divmul) >> 32; p must be object idx's start.
  *   3. If s->owner is this thread's mcache: the bit must be set; clear it.
- *      Done: no atomics, no locks.
- *   4. Otherwise (another thread's span, an uncached span, a thread with no
+ *      Done: no atomics, no locks.  (If s->owner is this mcache tagged, the
+ *      same, out of line, and the span moves to the owner's partial list;
+ *      when that list grows past 4, its oldest span goes back if empty.)
+   4. Otherwise (another thread's span, an unowned span, a thread with no
  *      mcache, another node's memory): atomic fetch_or of the bit into
  *      remoteBits (a bit already set is a double free), then a CAS that
  *      counts the free in `remote`.  The first such free since the last
