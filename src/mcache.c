@@ -84,6 +84,23 @@ static void give_back(struct mspan *s)
 	nalloc__mcentral_uncache_span(s->central, s);
 }
 
+/* Allocations are counted a window at a time: when allocCache is loaded,
+ * all its objects count as allocated (the fast path counts nothing), and
+ * the ones still in the cache when the span stops being current are taken
+ * off again.  Stats snapshots subtract the live windows (stats.c). */
+static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *s)
+{
+	STAT(c->nmalloc[cls] += (uint64_t)__builtin_popcountll(s->allocCache));
+	(void)c, (void)cls, (void)s;
+}
+
+static void uncount_window(struct mcache *c, int cls, struct mspan *s)
+{
+	STAT(c->nmalloc[cls] -= (uint64_t)__builtin_popcountll(s->allocCache));
+	(void)c, (void)cls;
+	s->allocCache = 0;
+}
+
 /* Give every span c owns back to its mcentral.  Owner only. */
 void nalloc__mcache_flush(struct mcache *c)
 {
@@ -91,6 +108,7 @@ void nalloc__mcache_flush(struct mcache *c)
 		struct mspan *s = c->alloc[cls];
 		if (s != &nalloc__empty_span) {
 			c->alloc[cls] = &nalloc__empty_span;
+			uncount_window(c, cls, s);
 			give_back(s);
 		}
 		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
@@ -292,7 +310,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	if (!nalloc__mspan_next_window(s))
 		nalloc__fatal("a span with room had no free object");
 take:
-	STAT(c->nmalloc[cls]++);
+	count_window(c, cls, s);
 	return nalloc__span_take(s, s->allocCache);
 }
 
