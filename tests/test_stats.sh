@@ -17,18 +17,12 @@ NALLOC_STATS_INTERVAL=0.05 NALLOC_STATS_JSON="$tmp/interval.jsonl" "$b/test_stat
 "$py" -c 'import json,sys; d=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if d[-1]["final"] and not any(x["final"] for x in d[:-1]) else 1)' \
 	"$tmp/interval.jsonl" || { echo "interval file: final document not last"; rc=1; }
 # 2-node VM
-if [ "${NALLOC_VM_SKIP:-0}" = 1 ]; then
-	echo "NALLOC_VM_SKIP=1: 2-node part skipped"
-else
-	sh "$top_srcdir/tests/vm/setup.sh" >"$tmp/setup.log" 2>&1
-	s=$?
-	if [ $s = 77 ] && [ "${CI:-}" != true ]; then
-		echo "VMs unavailable: 2-node part skipped"
-	elif [ $s != 0 ]; then
-		cat "$tmp/setup.log"; rc=1
-	else
-		"$top_srcdir/tests/vm/run-vm.sh" --layout 2node --timeout 240 --files "$b/test_stats" -- \
-			"test_stats vm2" || rc=1
-	fi
-fi
+. "$top_srcdir/tests/vm/lib.sh"
+vm_ready
+case $? in
+0) "$top_srcdir/tests/vm/run-vm.sh" --layout 2node --timeout 240 --files "$b/test_stats" -- \
+	"test_stats vm2" || rc=1 ;;
+77) echo "2-node part skipped" ;;
+*) rc=1 ;;
+esac
 exit $rc

@@ -26,24 +26,11 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-.}
 vm=$top_srcdir/tests/vm
 
-if [ "${NALLOC_VM_SKIP:-0}" = 1 ]; then
-    echo "SKIP: NALLOC_VM_SKIP=1"
-    exit 77
-fi
-
-"$vm/setup.sh"
-rc=$?
-case $rc in
-    0) ;;
-    77) echo "SKIP: the VM harness cannot be installed here (see above)"; exit 77 ;;
-    *) echo "FAIL: tests/vm/setup.sh exited $rc"; exit 1 ;;
-esac
+. "$vm/lib.sh"
+vm_ready || exit $?
 
 prog=$top_builddir/tests/vm/numa_place
-if [ ! -x "$prog" ]; then
-    echo "FAIL: $prog not built (make check builds it)"
-    exit 1
-fi
+vm_built "$prog" || exit 1
 numactl=$(command -v numactl 2>/dev/null)
 files=$prog
 [ -n "$numactl" ] && files="$files $numactl"

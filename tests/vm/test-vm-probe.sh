@@ -11,24 +11,11 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-.}
 vm=$top_srcdir/tests/vm
 
-if [ "${NALLOC_VM_SKIP:-0}" = 1 ]; then
-    echo "SKIP: NALLOC_VM_SKIP=1"
-    exit 77
-fi
-
-"$vm/setup.sh"
-rc=$?
-case $rc in
-    0) ;;
-    77) echo "SKIP: the VM harness cannot be installed here (see above)"; exit 77 ;;
-    *) echo "FAIL: tests/vm/setup.sh exited $rc"; exit 1 ;;
-esac
+. "$vm/lib.sh"
+vm_ready || exit $?
 
 probe=$top_builddir/tests/vm/probe
-if [ ! -x "$probe" ]; then
-    echo "FAIL: $probe not built (make check builds it)"
-    exit 1
-fi
+vm_built "$probe" || exit 1
 
 # expected: node count | per-node cpu lists | distance rows ("a b c;d e f")
 expect() {
