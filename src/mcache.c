@@ -90,13 +90,13 @@ static void give_back(struct mspan *s)
  * off again.  Stats snapshots subtract the live windows (stats.c). */
 static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *s)
 {
-	STAT(c->nmalloc[cls] += (uint64_t)__builtin_popcountll(s->allocCache));
+	STAT(c->nmalloc[cls] += nalloc__popcount64(s->allocCache));
 	(void)c, (void)cls, (void)s;
 }
 
 static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 {
-	STAT(c->nmalloc[cls] -= (uint64_t)__builtin_popcountll(s->allocCache));
+	STAT(c->nmalloc[cls] -= nalloc__popcount64(s->allocCache));
 	(void)c, (void)cls;
 	s->allocCache = 0;
 }
@@ -142,32 +142,71 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 #define PARTIAL_KEEP 4   /* owned partial spans per class before trimming */
 #define FULL_SCAN 4      /* oldest owned full spans looked at per refill */
 
-/* An owned span of class cls with a free object, or NULL: the partial
- * list first, then the oldest full spans (remote frees may have emptied
- * them).  Spans found entirely free beyond the first go back. */
+#define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
+
+/* Enough room to be worth a refill: an eighth of the span, or one object
+ * for spans of fewer than 8. */
+static inline bool roomy(const struct mspan *s, uint32_t used)
+{
+	uint32_t room = s->nelems - used;
+	return room > 0 && room >= (uint32_t)(s->nelems / 8);
+}
+
+/* File an owned span that stops being current: tagged on the full list if
+ * it is full, else untagged at the back of the partial list (frees into it
+ * stay on the fast path). */
+static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used)
+{
+	if (used >= s->nelems) {
+		retire_full(c, cls, s);
+	} else {
+		s->onlist = LIST_OWNED_PARTIAL;
+		nalloc__spanlist_push_last(&c->partial[cls], s);
+	}
+}
+
+/* An owned span of class cls with a free object, or NULL: the first roomy
+ * one of the partial list's first PARTIAL_SCAN (else the one with most room
+ * among them), then one of the oldest full spans that remote frees
+ * refilled. */
 static struct mspan *owned_with_room(struct mcache *c, int cls)
 {
-	struct mspan *s, *found = NULL;
-	while (!found && (s = nalloc__spanlist_pop(&c->partial[cls]))) {
+	struct mspan *s, *found = NULL, *best = NULL;
+	uint32_t best_used = UINT32_MAX;
+	for (int i = 0; !found && i < PARTIAL_SCAN && (s = nalloc__spanlist_pop(&c->partial[cls])); i++) {
 		s->onlist = 0;
 		uint32_t used = owned_count(c, cls, s);
-		if (used < s->nelems)
+		if (roomy(s, used)) {
 			found = s;
-		else
+		} else if (used >= s->nelems) {
 			retire_full(c, cls, s);
+		} else if (used < best_used) {
+			if (best)
+				file_owned(c, cls, best, best_used);
+			best = s;
+			best_used = used;
+		} else {
+			file_owned(c, cls, s, used);
+		}
 	}
-	for (int i = 0; !found && i < FULL_SCAN && (s = c->full[cls].last); i++) {
+	if (found) {
+		if (best)
+			file_owned(c, cls, best, best_used);
+		return found;
+	}
+	if (best)
+		return best;
+	for (int i = 0; i < FULL_SCAN && (s = c->full[cls].last); i++) {
 		nalloc__spanlist_remove(&c->full[cls], s);
 		if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0 &&
 		    owned_count(c, cls, s) < s->nelems) {
 			s->onlist = 0;
 			STORE_REL(&s->owner, c);
-			found = s;
-		} else {
-			nalloc__spanlist_push(&c->full[cls], s); /* look at others next */
+			return s;
 		}
+		nalloc__spanlist_push(&c->full[cls], s); /* look at others next */
 	}
-	return found;
+	return NULL;
 }
 
 /* The owner freed an object of s, an owned exhausted span (owner tagged):
@@ -288,14 +327,13 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			goto take;
 		/* exhausted: collect remote frees; keep using the span if roomy */
 		uint32_t used = owned_count(c, cls, s);
-		uint32_t room = s->nelems - used;
-		if (room > 0 && room >= (uint32_t)(s->nelems / 8)) {
+		if (roomy(s, used)) {
 			nalloc__mspan_rewind(s);
 			if (nalloc__mspan_next_window(s))
 				goto take;
 		}
 		c->alloc[cls] = &nalloc__empty_span;
-		retire_full(c, cls, s);
+		file_owned(c, cls, s, used);
 	}
 	s = owned_with_room(c, cls);
 	if (!s) {

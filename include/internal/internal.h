@@ -167,6 +167,7 @@ NALLOC_HIDDEN void nalloc__mspan_init_small(struct mspan *s, int spanclass);
 NALLOC_HIDDEN bool nalloc__mspan_next_window(struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__mspan_sweep(struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__mspan_count_alloc(const struct mspan *s);
+NALLOC_HIDDEN uint32_t nalloc__popcount64(uint64_t v);
 NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_push(struct spanlist *l, struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s);
