@@ -11,7 +11,14 @@
  *     step becomes size/8, capped at 256 from 2048 on.  Rounding a request up
  *     to the next class therefore wastes at most ~12.5% of the object.
  *   - Each class gets the smallest span (a whole number of 8 KiB pages) whose
- *     tail (the bytes left over after packing objects) is at most 1/8 of it.
+ *     tail (the bytes left over after packing objects) is at most 1/8 of it
+ *     and, for objects up to 8 KiB, that holds at least MIN_OBJECTS of them
+ *     or is at least MIN_SPAN_CAP bytes.  Go's table stops at one page (8
+ *     objects of 1 KiB); nalloc's mcache owns its spans, and a span of a
+ *     handful of objects sends every few mallocs and frees of a churning
+ *     server through the refill and list paths.  32 objects a span keeps
+ *     those paths off the profile for a cost of at most 64 KiB cached per
+ *     class per thread.
  *   - A size that ends up with the same page count and the same object count
  *     as the class before it replaces that class (the larger size wins): a
  *     smaller class would only waste the same span differently.
@@ -37,6 +44,9 @@
 #define SMALL_SIZE_DIV  16u
 #define SMALL_SIZE_MAX  1024u
 #define LARGE_SIZE_DIV  128u
+#define MIN_OBJECTS     32u      /* objects per span, for sizes up to MIN_OBJECTS_MAX */
+#define MIN_OBJECTS_MAX 8192u
+#define MIN_SPAN_CAP    65536u   /* ...or a span at least this large */
 #define MAX_BITMAP_BITS 512u     /* span bitmaps: 8 x 64 bits */
 #define MAX_CLASSES     256      /* class ids are stored in uint8_t */
 
@@ -75,10 +85,19 @@ static int is_pow2(uint32_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
-/* Smallest page count whose tail waste is at most 1/8 of the span. */
+/* Smallest page count whose tail waste is at most 1/8 of the span and that
+ * is large enough (see MIN_OBJECTS). */
 static uint32_t span_pages(uint32_t size)
 {
 	uint32_t bytes = PAGE_SIZE;
+
+	if (size <= MIN_OBJECTS_MAX) {
+		uint32_t want = size * MIN_OBJECTS;
+
+		if (want > MIN_SPAN_CAP)
+			want = MIN_SPAN_CAP;
+		bytes = (want + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+	}
 
 	while (bytes % size > bytes / 8)
 		bytes += PAGE_SIZE;
