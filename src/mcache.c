@@ -77,6 +77,66 @@ struct mcache *nalloc__mcache_create(void)
 	return c;
 }
 
+/* ------------------------------------------------------- remote frees
+ * A free of an object whose span another thread owns (or no thread: an
+ * uncached span) waits in c->rfree, one slot per (span, bitmap word), and
+ * goes to the span with one fetch_or of the word's bits and one update of
+ * the span's remote count for the whole slot.  Freed one at a time, a
+ * producer/consumer pair would bounce the span's cache lines on every
+ * object.  The objects still count as allocated in allocBits meanwhile:
+ * they pin the span, and nobody can hand them out again.  Everything goes
+ * over when a slot is needed for another word, on each refill, after
+ * RFREE_MAX objects, and at thread exit. */
+
+static ALWAYS_INLINE unsigned rfree_slot_of(const struct mspan *s, uint32_t w)
+{
+	uintptr_t k = ((uintptr_t)s / CACHELINE) * 0x9E3779B1u + w;
+	return (unsigned)(k >> 8 ^ k) & (RFREE_SLOTS - 1);
+}
+
+static void rfree_hand_over(struct rfree_slot *e)
+{
+	struct mspan *s = e->span;
+	e->span = NULL;
+	nalloc__mspan_remote_free(s, e->w, e->mask);
+}
+
+void nalloc__mcache_rfree_flush(struct mcache *c)
+{
+	for (int i = 0; i < RFREE_SLOTS; i++)
+		if (c->rfree[i].span)
+			rfree_hand_over(&c->rfree[i]);
+	c->rfree_pending = 0;
+}
+
+/* Caller: free_remote, for c's thread, s small and not owned by c. */
+void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32_t w, uint64_t m)
+{
+	if (unlikely(!(LOAD_RELAXED(&s->allocBits[w]) & m))) {
+		nalloc__report(ERR_DOUBLE_FREE, p, s);
+		return;
+	}
+	struct rfree_slot *e = &c->rfree[rfree_slot_of(s, w)];
+	if (e->span == s && e->w == w) {
+		if (unlikely(e->mask & m)) {
+			nalloc__report(ERR_DOUBLE_FREE, p, s);
+			return;
+		}
+		e->mask |= m;
+	} else {
+		if (e->span)
+			rfree_hand_over(e);
+		e->span = s;
+		e->w = w;
+		e->mask = m;
+	}
+	/* counted now, by the freeing thread: exact at any snapshot */
+	STAT(c->rfree_count[s->node]++);
+	STAT(c->rfree_bytes[s->node] += s->elemsize);
+	if (unlikely(++c->rfree_pending >= RFREE_MAX))
+		nalloc__mcache_rfree_flush(c);
+}
+
 /* Hand one owned span (on none of c's lists) back to its mcentral. */
 static void give_back(struct mspan *s)
 {
@@ -101,9 +161,11 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 	s->allocCache = 0;
 }
 
-/* Give every span c owns back to its mcentral.  Owner only. */
+/* Give every span c owns back to its mcentral, and hand over the remote
+ * frees waiting in c.  Owner only. */
 void nalloc__mcache_flush(struct mcache *c)
 {
+	nalloc__mcache_rfree_flush(c);
 	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
 		struct mspan *s = c->alloc[cls];
 		if (s != &nalloc__empty_span) {
@@ -380,8 +442,15 @@ void nalloc__mcache_fork_child(void)
 	struct mcache *c = registry, *next;
 	for (; c; c = next) {
 		next = c->regnext;
-		if (!pthread_equal(c->thread, self))
+		if (!pthread_equal(c->thread, self)) {
+			/* the thread may have stopped mid-way through filling a
+			 * slot: its waiting remote frees (RFREE_MAX objects at
+			 * most) stay allocated in the child rather than risk
+			 * freeing a live object */
+			memset(c->rfree, 0, sizeof c->rfree);
+			c->rfree_pending = 0;
 			mcache_release(c, true);
+		}
 	}
 	nalloc__unlock(&registry_lock);
 }

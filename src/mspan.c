@@ -93,6 +93,39 @@ uint32_t nalloc__mspan_sweep(struct mspan *s)
 	return total;
 }
 
+/* Free the objects of mask m in word w of s on behalf of a thread that does
+ * not own s: lock-free.  The caller checked their allocBits bits were set,
+ * so the objects keep s filed until the count lands (after it, s is not
+ * ours to read: what notify needs is read first).  The first such free
+ * since the last sweep queues the span on its mcentral; the one that frees
+ * the last object of an uncached span drains it so its pages go back. */
+void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m)
+{
+	struct mcentral *mc = s->central;
+	uint32_t cc = LOAD_RELAXED(&s->centralCount);
+	uint64_t old = __atomic_fetch_or(&s->remoteBits[w], m, __ATOMIC_ACQ_REL);
+	if (unlikely(old & m)) {
+		/* freed remotely twice before a sweep: report, count only the rest */
+		for (uint64_t dup = old & m; dup; dup &= dup - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dup);
+			nalloc__report(ERR_DOUBLE_FREE, (void *)(s->base + (uintptr_t)i * s->elemsize), s);
+		}
+		m &= ~old;
+		if (!m)
+			return;
+	}
+	uint32_t k = nalloc__popcount64(m);
+	uint64_t r = LOAD_RELAXED(&s->remote), n;
+	do {
+		n = r + k;
+		if (nalloc__remote_count(r) == 0 && !(r & REMOTE_QUEUED))
+			n |= REMOTE_QUEUED;
+	} while (!__atomic_compare_exchange_n(&s->remote, &r, n, true, __ATOMIC_ACQ_REL,
+	                                      __ATOMIC_RELAXED));
+	if (unlikely((n & ~r & REMOTE_QUEUED) || (uint32_t)nalloc__remote_count(n) == cc))
+		nalloc__mcentral_notify(s, mc, r, n, cc);
+}
+
 /* Objects allocated per allocBits.  Debian's x86-64 baseline has no
  * popcnt instruction, so __builtin_popcountll is a libgcc call; CPUs that
  * have it (all since 2008) get a version compiled for it. */

@@ -10,7 +10,9 @@
  *
  * Abort cases (child must die by SIGABRT, stderr must name the error and
  * the pointer): double free of a small block, of a small block freed first
- * by another thread, of a 1 MiB block, of an aligned block; free of a
+ * by another thread, of a small block freed twice by another thread (the
+ * second free meets the first in that thread's batch of remote frees), of
+ * a small block freed by two other threads in turn, of a 1 MiB block, of an aligned block; free of a
  * pointer into the middle of a small and of a large object (also a
  * page-aligned one); free of a stack address, of a global, of an mmap'ed
  * page and of a block from glibc's own malloc.
@@ -91,6 +93,49 @@ static int case_double_free_remote(void)
 	/* a lazy check may only notice when the block is reclaimed */
 	for (int i = 0; i < 100000; i++)
 		free(malloc(64));
+	return 0;
+}
+
+/* Another thread frees the block twice: the second free finds the first
+ * still waiting in that thread's batch of remote frees. */
+static void *thread_free_twice(void *p)
+{
+	free(p);
+	announce("double-free-remote-batched", p);
+	bad_free(p);
+	return NULL;
+}
+
+static int case_double_free_remote_batched(void)
+{
+	char *p = malloc(OPAQUE((size_t)64));
+	memset(p, 1, 64);
+	pthread_t t;
+	pthread_create(&t, NULL, thread_free_twice, p);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+/* Two other threads free the block, one after the other exited (its
+ * batch handed over at exit): the second hand-over finds the bit taken. */
+static void *thread_free_announced(void *p)
+{
+	announce("double-free-remote-two-threads", p);
+	bad_free(p);
+	return NULL;
+}
+
+static int case_double_free_remote_two_threads(void)
+{
+	char *p = malloc(OPAQUE((size_t)96));
+	memset(p, 1, 96);
+	pthread_t t;
+	pthread_create(&t, NULL, thread_free, p);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, thread_free_announced, p);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 100000; i++)
+		free(malloc(96));
 	return 0;
 }
 
@@ -358,6 +403,8 @@ static const struct tcase cases[] = {
 	{"double-free-small", case_double_free_small, "double free", NULL},
 	{"double-free-small-abort", case_double_free_small, "double free", "abort"},
 	{"double-free-remote", case_double_free_remote, "double free", NULL},
+	{"double-free-remote-batched", case_double_free_remote_batched, "double free", NULL},
+	{"double-free-remote-two-threads", case_double_free_remote_two_threads, "double free", NULL},
 	{"double-free-large", case_double_free_large, "double free", NULL},
 	{"double-free-aligned", case_double_free_aligned, "double free", NULL},
 	{"invalid-free-middle", case_invalid_free_middle, "invalid free", NULL},

@@ -90,10 +90,16 @@ struct mcentral;
 struct mheap;
 
 /* A run of pages.  Small spans are cut into nelems objects of elemsize.
- * The first cache line holds what malloc and free read on the fast path. */
+ * Laid out by who writes what, a cache line each, so that a remote free
+ * (another thread) and the owner's mallocs do not bounce lines:
+ *   line 0  what every free reads; written only when the span changes hands
+ *   line 1  allocBits (owner)
+ *   line 2  allocation cursor and list links (owner, or a list's lock)
+ *   line 3  remoteBits (remote freers, atomic)
+ *   line 4  the remote count and the pending link (remote freers, atomic) */
 struct mspan {
-	/* --- set by the heap before the span is published in the spans map,
-	 *     unchanged while it is in use (read by anyone) --- */
+	/* --- line 0.  Set by the heap before the span is published in the
+	 *     spans map, unchanged while it is in use (read by anyone) --- */
 	uintptr_t base;          /* first byte */
 	uint32_t npages;         /* length in 8 KiB pages */
 	uint32_t elemsize;       /* object size (small), npages*8K (large) */
@@ -103,39 +109,49 @@ struct mspan {
 	uint8_t state;           /* enum span_state (atomic for large frees) */
 	uint16_t node;           /* index of the owning node heap */
 	uint16_t nwords;         /* used words of the bitmaps */
-	/* --- allocation cursor: written by the owner (the mcache caching the
-	 *     span, or the mcentral lock holder when it is uncached) --- */
-	uint32_t freeindex;      /* objects below it were looked at */
-	uint64_t allocCache;     /* ~allocBits from freeindex, bit 0 = freeindex */
+	uint32_t centralCount;   /* allocated objects when last swept by the
+	                            mcentral; UINT32_MAX while cached.  Written
+	                            under the mcentral lock, read relaxed */
 	struct mcache *owner;    /* caching mcache or NULL; written by the owner
 	                            or under the mcentral lock, read relaxed */
-	/* --- allocBits: 1 = allocated.  Written by the owner only (plain
-	 *     stores: set on allocation, cleared by a local free or a sweep);
-	 *     other threads read it relaxed to check a free is plausible --- */
-	uint64_t allocBits[BITMAP_WORDS];
-	/* --- remote frees (lock-free): a freer that is not the owner sets the
-	 *     object's bit here and counts it; the owner sweeps them in --- */
-	uint64_t remoteBits[BITMAP_WORDS]; /* atomic fetch_or / exchange */
-	uint64_t remote;         /* atomic: low 32 bits: REMOTE_BIAS + frees
-	                            counted - bits swept; REMOTE_QUEUED: on (or
-	                            being pushed on) the mcentral's pending
-	                            stack.  A queued span is never released. */
-	uint32_t centralCount;   /* allocated objects when last swept by the
-	                            mcentral; UINT32_MAX while cached (relaxed) */
-	struct mspan *pendingNext; /* link on the pending stack: written by the
-	                            pusher that set REMOTE_QUEUED */
 	struct mcentral *central; /* small spans: the mcentral that files it
 	                            (immutable while in use) */
-	/* --- list links: protected by the lock of the list the span is on
-	 *     (mcentral lists: mcentral lock; heap free lists: heap lock) --- */
+	/* --- line 1.  allocBits: 1 = allocated.  Written by the owner only
+	 *     (plain stores: set on allocation, cleared by a local free or a
+	 *     sweep); a remote freer reads it relaxed to check a free is
+	 *     plausible --- */
+	_Alignas(CACHELINE) uint64_t allocBits[BITMAP_WORDS];
+	/* --- line 2.  Allocation cursor: written by the owner (the mcache
+	 *     caching the span, or the mcentral lock holder when it is
+	 *     uncached) --- */
+	_Alignas(CACHELINE) uint64_t allocCache; /* ~allocBits from freeindex,
+	                            bit 0 = freeindex */
+	uint32_t freeindex;      /* objects below it were looked at */
+	/* list links: protected by the lock of the list the span is on
+	 * (mcentral lists: mcentral lock; heap free lists: heap lock; an
+	 * mcache's own lists: the owner) */
+	uint8_t onlist;          /* which list: heap free list index + 1 (heap
+	                            lock) or LIST_* (mcentral lock, or owner);
+	                            0: on none */
+	uint8_t needzero;        /* free spans, heap lock: memory may hold old
+	                            data (large calloc) */
 	struct mspan *next, *prev;
 	/* --- free spans only, heap lock --- */
 	uint64_t unusedSince;    /* ms timestamp of the free */
 	uint32_t dirtyPages;     /* pages possibly resident (not returned) */
-	uint8_t needzero;        /* memory may hold old data (large calloc) */
-	uint8_t onlist;          /* which list: heap free list index + 1 (heap
-	                            lock) or LIST_PARTIAL/LIST_FULL (mcentral
-	                            lock); 0: on none */
+	/* --- line 3.  Remote frees (lock-free): a freer that is not the
+	 *     owner sets the object's bit here and counts it; the owner (or
+	 *     the mcentral, for an uncached span) sweeps them in --- */
+	_Alignas(CACHELINE) uint64_t remoteBits[BITMAP_WORDS]; /* atomic fetch_or
+	                            / exchange */
+	/* --- line 4 --- */
+	_Alignas(CACHELINE) uint64_t remote; /* atomic: low 32 bits: REMOTE_BIAS
+	                            + frees counted - bits swept; REMOTE_QUEUED:
+	                            on (or being pushed on) the mcentral's
+	                            pending stack.  A queued span is never
+	                            released. */
+	struct mspan *pendingNext; /* link on the pending stack: written by the
+	                            pusher that set REMOTE_QUEUED */
 } __attribute__((aligned(CACHELINE)));
 
 enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_OWNED_FULL = 4 };
@@ -166,6 +182,7 @@ struct spanlist {
 NALLOC_HIDDEN void nalloc__mspan_init_small(struct mspan *s, int spanclass);
 NALLOC_HIDDEN bool nalloc__mspan_next_window(struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__mspan_sweep(struct mspan *s);
+NALLOC_HIDDEN void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m);
 NALLOC_HIDDEN uint32_t nalloc__mspan_count_alloc(const struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__popcount64(uint64_t v);
 NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
@@ -190,6 +207,18 @@ static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 /* ------------------------------------------------------------- mcache */
 enum { TLS_FRESH = 0, TLS_ACTIVE = 1, TLS_DEAD = 2 };
 
+/* Remote frees waiting in an mcache: objects of word w of span's bitmaps
+ * (mask) that this thread freed and that are handed over to the span in one
+ * atomic update (mcache.c).  Their allocBits bits stay set until then, so
+ * the objects keep the span alive. */
+#define RFREE_SLOTS 64    /* direct-mapped by (span, word) */
+#define RFREE_MAX 256     /* objects waiting before everything is handed over */
+struct rfree_slot {
+	struct mspan *span;   /* NULL: empty */
+	uint64_t mask;
+	uint32_t w;
+};
+
 /* Per-thread cache: one span per size class.  Owned by one thread. */
 struct mcache {
 	struct mspan *alloc[NALLOC_NUM_CLASSES]; /* owner; empty span if none */
@@ -205,6 +234,8 @@ struct mcache {
 	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
 	uint64_t fallback;           /* allocations served off the home node */
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
+	struct rfree_slot rfree[RFREE_SLOTS]; /* remote frees waiting (owner) */
+	uint32_t rfree_pending;      /* objects in rfree (owner) */
 	/* counters: written by the owner, read relaxed by stats */
 	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
 	uint64_t nfree[NALLOC_NUM_CLASSES];     /* local frees */
@@ -225,6 +256,9 @@ NALLOC_HIDDEN void nalloc__mcache_free_owned_full(struct mcache *c, struct mspan
 NALLOC_HIDDEN struct mcache *nalloc__mcache_create(void);
 NALLOC_HIDDEN void nalloc__mcache_destroy(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_flush(struct mcache *c);
+NALLOC_HIDDEN void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32_t w,
+                                           uint64_t m);
+NALLOC_HIDDEN void nalloc__mcache_rfree_flush(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_fork_prepare(void);
 NALLOC_HIDDEN void nalloc__mcache_fork_parent(void);
 NALLOC_HIDDEN void nalloc__mcache_fork_child(void);
