@@ -46,6 +46,18 @@ static struct mcache *mcache_struct_alloc(void)
 	return &m[0];
 }
 
+/* Hand a chain of ready spans that are no longer ours (or whose cache is
+ * going away) to their mcentrals' pending stacks, REMOTE_QUEUED still set:
+ * the mcentral's drain files them. */
+static void pass_on(struct mspan *s)
+{
+	while (s) {
+		struct mspan *next = s->pendingNext;
+		nalloc__mcentral_push_pending(s->central, s);
+		s = next;
+	}
+}
+
 struct mcache *nalloc__mcache_create(void)
 {
 	int node = nalloc__current_node();
@@ -56,7 +68,11 @@ struct mcache *nalloc__mcache_create(void)
 		nalloc__unlock(&registry_lock);
 		return NULL;
 	}
+	/* a freer may have pushed a span on the ready stack of this cache
+	 * just after its last thread passed the stack on (see pass_on_ready) */
+	struct mspan *late = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
 	memset(c, 0, sizeof *c);
+	pass_on(late);
 	for (int i = 0; i < NALLOC_NUM_CLASSES; i++)
 		c->alloc[i] = &nalloc__empty_span;
 	c->node = node;
@@ -227,6 +243,35 @@ static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used
 	}
 }
 
+/* Take the ready stack: our exhausted spans that other threads freed
+ * into.  Each leaves the full list, untagged: to the front of the partial
+ * list if roomy, else filed as usual.  A span that is no longer ours (given
+ * back since it was pushed) goes on to its mcentral. */
+static NOINLINE void take_ready(struct mcache *c)
+{
+	struct mspan *s = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
+	while (s) {
+		struct mspan *next = s->pendingNext;
+		if (LOAD_RELAXED(&s->owner) == nalloc__full_tag(c)) {
+			int cls = s->spanclass;
+			__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
+			nalloc__spanlist_remove(&c->full[cls], s);
+			STORE_REL(&s->owner, c);
+			s->onlist = 0;
+			uint32_t used = owned_count(c, cls, s);
+			if (roomy(s, used)) {
+				s->onlist = LIST_OWNED_PARTIAL;
+				nalloc__spanlist_push(&c->partial[cls], s);
+			} else {
+				file_owned(c, cls, s, used);
+			}
+		} else {
+			nalloc__mcentral_push_pending(s->central, s);
+		}
+		s = next;
+	}
+}
+
 /* An owned span of class cls with a free object, or NULL: the first roomy
  * one of the partial list's first PARTIAL_SCAN (else the one with most room
  * among them), then one of the oldest full spans that remote frees
@@ -325,6 +370,7 @@ static void trim_owned(struct mcache *c)
 static void mcache_release(struct mcache *c, bool locked)
 {
 	nalloc__mcache_flush(c);
+	pass_on(__atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE));
 	if (!locked)
 		nalloc__lock(&registry_lock);
 	if (c->regprev)
@@ -376,6 +422,8 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			return p;
 		}
 	}
+	if (LOAD_RELAXED(&c->ready))
+		take_ready(c);
 	/* every 64 refills: has the thread moved to another node? */
 	if ((++c->refills & 63) == 0) {
 		if (nalloc__g.nnodes > 1 && !c->pinned)

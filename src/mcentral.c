@@ -9,13 +9,19 @@ void nalloc__mcentral_init(struct mcentral *mc, struct mheap *h, int cls)
 	mc->spanclass = cls;
 }
 
-static void push_pending(struct mcentral *mc, struct mspan *s)
+static void push_stack(struct mspan **top, struct mspan *s)
 {
-	struct mspan *head = LOAD_RELAXED(&mc->pending);
+	struct mspan *head = LOAD_RELAXED(top);
 	do {
 		s->pendingNext = head;
-	} while (!__atomic_compare_exchange_n(&mc->pending, &head, s, true, __ATOMIC_RELEASE,
+	} while (!__atomic_compare_exchange_n(top, &head, s, true, __ATOMIC_RELEASE,
 	                                      __ATOMIC_RELAXED));
+}
+
+/* s has REMOTE_QUEUED set (by the caller or by whoever passes it on). */
+void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s)
+{
+	push_stack(&mc->pending, s);
 }
 
 /* Sweep uncached span s (on no list) and file it: partial, full, or back to
@@ -160,17 +166,27 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 
 /* Called by a remote freer after it counted its free (old -> new_).  mc
  * and central_count were read before the free's atomics, while the object
- * pinned the span.  If the freer set REMOTE_QUEUED it pushes the span on the
- * pending stack: the flag keeps the span filed (alive) until a drain pops
- * it.  If the free emptied an uncached span, it drains the stack so the
+ * pinned the span.  If the freer set REMOTE_QUEUED it pushes the span on a
+ * stack: the flag keeps the span filed (alive) until the stack's reader
+ * pops it.  The stack is its owner's ready stack when the span is an
+ * exhausted span an mcache keeps (owner tagged): so a busy owner finds the
+ * room at its next refill instead of growing the heap.  Otherwise it is the
+ * mcentral's pending stack.  (mcache structs are never unmapped, so a push
+ * to a cache whose thread just exited is safe: mcache.c passes such spans
+ * on.)  If the free emptied an uncached span, it drains the stack so the
  * pages go back to the heap.  The read-side section covers the push and
  * the drain against metadata reuse (mheap.c). */
 NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
                                       uint64_t new_, uint32_t central_count)
 {
 	nalloc__rcu_read_lock();
-	if (new_ & ~old & REMOTE_QUEUED)
-		push_pending(mc, s);
+	if (new_ & ~old & REMOTE_QUEUED) {
+		uintptr_t o = (uintptr_t)LOAD_ACQ(&s->owner);
+		if (o & OWNED_FULL_TAG)
+			push_stack(&((struct mcache *)(o & ~OWNED_FULL_TAG))->ready, s);
+		else
+			push_stack(&mc->pending, s);
+	}
 	if ((uint32_t)nalloc__remote_count(new_) == central_count)
 		nalloc__mcentral_drain(mc);
 	nalloc__rcu_read_unlock();

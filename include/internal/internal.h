@@ -234,6 +234,11 @@ struct mcache {
 	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
 	uint64_t fallback;           /* allocations served off the home node */
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
+	struct mspan *ready;         /* atomic stack (pendingNext links) of
+	                                exhausted spans of ours that other
+	                                threads freed into: pushed by the
+	                                freer that set REMOTE_QUEUED, taken
+	                                whole by the owner at a refill */
 	struct rfree_slot rfree[RFREE_SLOTS]; /* remote frees waiting (owner) */
 	uint32_t rfree_pending;      /* objects in rfree (owner) */
 	/* counters: written by the owner, read relaxed by stats */
@@ -289,6 +294,7 @@ NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
 NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
                                            uint64_t new_, uint32_t central_count);
 NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
+NALLOC_HIDDEN void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s);
 
 /* ------------------------------------------------------------- mheap */
 #define HEAP_FREE_LISTS 128  /* free[n]: runs of n pages; free[0]: larger */
