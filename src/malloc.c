@@ -102,10 +102,15 @@
  *   the next allocBits word into allocCache; when the span is exhausted,
  *   sweep its remote frees and rewind it if at least 1/8 of it is free,
  *   else tag it and keep it on the full list; then take an owned span with
- *   room (the partial list, or one of the oldest full spans that remote
+ *   room (its ready stack of exhausted spans that other threads freed
+ *   into, the partial list, or one of the oldest full spans that remote
  *   frees refilled), or a partial span from the home node's mcentral, or a
  *   new span from the home heap.  Every 64 refills: re-home if the thread
  *   moved; every 1024: give back owned spans that remote frees emptied.
+ *   Known limit: a thread that filled many spans and then stops
+ *   allocating (a loader that waits for its workers) keeps its exhausted
+ *   spans until it allocates again or exits, however much other threads
+ *   free into them.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
  *   (first fit in the size lists, else grows the arena) under its lock.
  *
@@ -130,8 +135,10 @@
  *      free by a thread with no mcache (an exiting one), is an atomic
  *      fetch_or of the mask into remoteBits (a bit already set is a
  *      double free), then a CAS that counts the frees in `remote`.  The first such free since the last
- *      sweep also sets QUEUED and pushes the span on its mcentral's
- *      lock-free pending stack; the free that makes an uncached span
+ *      sweep also sets QUEUED and pushes the span on a lock-free stack:
+ *      its owner's ready stack when an mcache keeps it exhausted (the
+ *      owner takes the stack at its next refill and reuses the room), else
+ *      its mcentral's pending stack; the free that makes an uncached span
  *      entirely free drains that stack under the mcentral lock (once per
  *      span, not per object), so empty spans go back to their heap.  The
  *      owner (or the mcentral, for uncached spans) sweeps: exchange each
