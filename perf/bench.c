@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "perf_util.h"
+
 /* The compiler must not see through these.  Thread-local: a shared sink
  * would be a cache line that every thread writes on every operation. */
 static __thread void *volatile sink;
@@ -70,14 +72,6 @@ static void die(const char *msg)
 	exit(2);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 /* ------------------------------------------------------------ options */
 

@@ -80,6 +80,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "perf_util.h"
+
 #define CACHE_LINE 64
 #define MAX_THREADS 4096
 #define MAX_CPUS 4096
@@ -197,14 +199,6 @@ static inline void fill(void *p, size_t n, unsigned char v)
 	sink = p;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 static void pin(int i)
 {

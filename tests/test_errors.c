@@ -71,6 +71,14 @@ static void bad_free(void *p)
 	free(OPAQUE(p));
 }
 
+/* run fn(arg) in a new thread and wait for it */
+static void in_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, fn, arg) == 0)
+		pthread_join(t, NULL);
+}
+
 static int case_double_free_small(void)
 {
 	char *p = malloc(OPAQUE((size_t)32));
@@ -85,9 +93,7 @@ static int case_double_free_remote(void)
 {
 	char *p = malloc(OPAQUE((size_t)64));
 	memset(p, 1, 64);
-	pthread_t t;
-	pthread_create(&t, NULL, thread_free, p);
-	pthread_join(t, NULL);
+	in_thread(thread_free, p);
 	announce("double-free-remote", p);
 	bad_free(p);
 	/* a lazy check may only notice when the block is reclaimed */
@@ -110,9 +116,7 @@ static int case_double_free_remote_batched(void)
 {
 	char *p = malloc(OPAQUE((size_t)64));
 	memset(p, 1, 64);
-	pthread_t t;
-	pthread_create(&t, NULL, thread_free_twice, p);
-	pthread_join(t, NULL);
+	in_thread(thread_free_twice, p);
 	return 0;
 }
 
@@ -129,11 +133,8 @@ static int case_double_free_remote_two_threads(void)
 {
 	char *p = malloc(OPAQUE((size_t)96));
 	memset(p, 1, 96);
-	pthread_t t;
-	pthread_create(&t, NULL, thread_free, p);
-	pthread_join(t, NULL);
-	pthread_create(&t, NULL, thread_free_announced, p);
-	pthread_join(t, NULL);
+	in_thread(thread_free, p);
+	in_thread(thread_free_announced, p);
 	for (int i = 0; i < 100000; i++)
 		free(malloc(96));
 	return 0;
