@@ -129,22 +129,24 @@ void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m)
 /* Objects allocated per allocBits.  Debian's x86-64 baseline has no
  * popcnt instruction, so __builtin_popcountll is a libgcc call; CPUs that
  * have it (all since 2008) get a version compiled for it. */
-#if defined(__x86_64__)
-__attribute__((target("popcnt"))) static uint32_t count_popcnt(const struct mspan *s)
+static ALWAYS_INLINE uint32_t count_words(const struct mspan *s)
 {
 	uint32_t n = 0;
 	for (uint32_t w = 0; w < s->nwords; w++)
 		n += (uint32_t)__builtin_popcountll(s->allocBits[w]);
 	return n;
 }
+
+#if defined(__x86_64__)
+__attribute__((target("popcnt"))) static uint32_t count_popcnt(const struct mspan *s)
+{
+	return count_words(s);
+}
 #endif
 
 static uint32_t count_generic(const struct mspan *s)
 {
-	uint32_t n = 0;
-	for (uint32_t w = 0; w < s->nwords; w++)
-		n += (uint32_t)__builtin_popcountll(s->allocBits[w]);
-	return n;
+	return count_words(s);
 }
 
 static int have_popcnt = -1;
