@@ -1,4 +1,5 @@
-# tests/vm/lib.sh: shared by the tests that boot VMs (sourced, POSIX sh).
+# tests/vm/lib.sh: shared by the tests that boot VMs and by setup.sh and
+# run-vm.sh (sourced, POSIX sh).
 # vm_ready: 0 when the VM harness is installed and ready; 77 (skip) when
 # NALLOC_VM_SKIP=1 or it cannot be installed outside CI; 1 on failure.
 # Prints why.  Expects $top_srcdir.
@@ -21,5 +22,18 @@ vm_built() {
     if [ ! -x "$1" ]; then
         echo "FAIL: $1 not built (make check builds it)"
         return 1
+    fi
+}
+
+# vm_cache_dir HERE: where the kernel, busybox and packages are kept:
+# $NALLOC_VM_CACHE, else HERE/cache (HERE: tests/vm in the source tree),
+# else (read-only source tree, as in 'make distcheck') ~/.cache/nalloc-vm
+vm_cache_dir() {
+    if [ -n "${NALLOC_VM_CACHE:-}" ]; then
+        echo "$NALLOC_VM_CACHE"
+    elif [ -r "$1/cache/vmlinuz" ] || [ -w "$1/cache" ] || { [ ! -e "$1/cache" ] && [ -w "$1" ]; }; then
+        echo "$1/cache"
+    else
+        echo "${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/nalloc-vm"
     fi
 }

@@ -50,15 +50,8 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# the cache: $NALLOC_VM_CACHE, else tests/vm/cache in the source tree, else
-# (read-only source tree, as in 'make distcheck') ~/.cache/nalloc-vm
-if [ -n "${NALLOC_VM_CACHE:-}" ]; then
-    cache=$NALLOC_VM_CACHE
-elif [ -r "$here/cache/vmlinuz" ] || [ -w "$here/cache" ] || { [ ! -e "$here/cache" ] && [ -w "$here" ]; }; then
-    cache=$here/cache
-else
-    cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/nalloc-vm
-fi
+. "$here/lib.sh"
+cache=$(vm_cache_dir "$here")
 qemu=${NALLOC_VM_QEMU:-qemu-system-x86_64}
 
 die()  { echo "NALLOC-VM ERROR: $*" >&2; exit 125; }

@@ -21,15 +21,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-# the cache: $NALLOC_VM_CACHE, else tests/vm/cache in the source tree, else
-# (read-only source tree, as in 'make distcheck') ~/.cache/nalloc-vm
-if [ -n "${NALLOC_VM_CACHE:-}" ]; then
-    cache=$NALLOC_VM_CACHE
-elif [ -r "$here/cache/vmlinuz" ] || [ -w "$here/cache" ] || { [ ! -e "$here/cache" ] && [ -w "$here" ]; }; then
-    cache=$here/cache
-else
-    cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/nalloc-vm
-fi
+. "$here/lib.sh"
+cache=$(vm_cache_dir "$here")
 quiet=${NALLOC_VM_QUIET:-0}
 
 say()  { [ "$quiet" = 1 ] || echo "vm-setup: $*"; }
