@@ -52,17 +52,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ -z "$bench" ]; then
-	for b in ./perf/bench "$here/bench"; do
-		if [ -x "$b" ]; then bench=$b; break; fi
-	done
-fi
-if [ -z "$bench" ] || [ ! -x "$bench" ]; then
-	echo "bench.sh: bench program not found (build it: make perf/bench, or pass --bench)" >&2
-	exit 2
-fi
-[ -n "$lib" ] || lib=./.libs/libnalloc.so
-case $lib in /*) ;; *) [ -f "$lib" ] && lib=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib") ;; esac
+. "$here/lib.sh"
+perf_locate bench.sh
 
 if [ -z "$runs" ]; then
 	if [ $quick = 1 ]; then runs=3; else runs=5; fi

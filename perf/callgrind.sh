@@ -52,18 +52,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	exit 77
 fi
 
-if [ -z "$bench" ]; then
-	for b in ./perf/bench "$here/bench"; do
-		if [ -x "$b" ]; then bench=$b; break; fi
-	done
-fi
-if [ -z "$bench" ] || [ ! -x "$bench" ]; then
-	echo "callgrind.sh: bench program not found (build it: make perf/bench, or pass --bench)" >&2
-	exit 2
-fi
-[ -n "$lib" ] || lib=./.libs/libnalloc.so
-# LD_PRELOAD wants a path it can resolve from anywhere
-case $lib in /*) ;; *) [ -f "$lib" ] && lib=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib") ;; esac
+. "$here/lib.sh"
+perf_locate callgrind.sh
 
 case $iters in ''|*[!0-9]*) echo "callgrind.sh: bad --iters $iters" >&2; exit 2 ;; esac
 base=$((iters / 10))
