@@ -14,24 +14,9 @@
 set -u
 unset NALLOC_STATS NALLOC_STATS_JSON NALLOC_STATS_INTERVAL LD_PRELOAD 2>/dev/null || true
 : "${top_srcdir:=.}" "${top_builddir:=.}" "${NALLOC_LIB:=}"
-if [ -z "$NALLOC_LIB" ] || [ ! -f "$NALLOC_LIB" ]; then
-	echo "test_nalloc_stat: NALLOC_LIB='$NALLOC_LIB' not found: skipped"
-	exit 77
-fi
-case "$NALLOC_LIB" in
-/*) ;;
-*) NALLOC_LIB="$(pwd)/$NALLOC_LIB" ;;
-esac
-export NALLOC_LIB
-
-# A real interpreter, not a wrapper script (pyenv shims and the like).
-PY=
-for c in "${PYTHON3:-}" /usr/bin/python3 python3; do
-	[ -n "$c" ] || continue
-	p=$(command -v "$c" 2>/dev/null) || continue
-	PY=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -n "$PY" ] && break
-	PY=
-done
+. "$(dirname "$0")/sh_util.sh"
+nalloc_lib test_nalloc_stat
+find_python
 if [ -z "$PY" ]; then
 	echo "test_nalloc_stat: no python3: skipped"
 	exit 77

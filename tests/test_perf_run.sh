@@ -10,8 +10,9 @@
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
-py=${PYTHON3:-}
-[ -n "$py" ] || py=$(command -v python3 || true)
+. "$(dirname "$0")/sh_util.sh"
+find_python
+py=$PY
 if [ -z "$py" ]; then
 	echo "SKIP: python3 not found (perf/run is a Python 3 script)"
 	exit 77

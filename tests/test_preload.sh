@@ -13,23 +13,9 @@
 set -u
 unset NALLOC_STATS NALLOC_STATS_JSON 2>/dev/null || true
 : "${NALLOC_LIB:=}"
-if [ -z "$NALLOC_LIB" ] || [ ! -f "$NALLOC_LIB" ]; then
-	echo "test_preload: NALLOC_LIB='$NALLOC_LIB' not found: skipped"
-	exit 77
-fi
-case "$NALLOC_LIB" in
-/*) ;;
-*) NALLOC_LIB="$(pwd)/$NALLOC_LIB" ;;
-esac
-
-# A real interpreter, not a wrapper script (pyenv shims and the like).
-PY=
-for c in "${PYTHON3:-}" /usr/bin/python3 python3; do
-	[ -n "$c" ] || continue
-	p=$(command -v "$c" 2>/dev/null) || continue
-	PY=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -n "$PY" ] && break
-	PY=
-done
+. "$(dirname "$0")/sh_util.sh"
+nalloc_lib test_preload
+find_python
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nalloc-preload.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT INT TERM
