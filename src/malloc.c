@@ -132,10 +132,12 @@
  *      the objects count as allocated and pin their span (at most 256 per
  *      thread wait: a thread that frees a few objects and then sleeps
  *      keeps them from their span meanwhile).  Handing a slot over, or a
- *      free by a thread with no mcache (an exiting one), is an atomic
+ *      free by a thread with no mcache (an exiting one; a thread that
+ *      frees before it ever allocated gets its mcache then), is an atomic
  *      fetch_or of the mask into remoteBits (a bit already set is a
- *      double free), then a CAS that counts the frees in `remote`.  The first such free since the last
- *      sweep also sets QUEUED and pushes the span on a lock-free stack:
+ *      double free), then a CAS that counts the frees in `remote`.  The
+ *      first such hand-over since the last sweep also sets QUEUED and
+ *      pushes the span on a lock-free stack:
  *      its owner's ready stack when an mcache keeps it exhausted (the
  *      owner takes the stack at its next refill and reuses the room), else
  *      its mcentral's pending stack; the free that makes an uncached span
@@ -358,7 +360,7 @@ static void free_not_small_locked(void *p, struct mspan *s)
 }
 
 
-/* a thread without an mcache (never allocated, or exiting): the object
+/* a thread without an mcache (exiting, or no memory for one): the object
  * goes to its span at once */
 static NOINLINE void free_remote_nocache(struct mspan *s, void *p, uint32_t w, uint64_t m)
 {

@@ -69,7 +69,7 @@ struct mcache *nalloc__mcache_create(void)
 		return NULL;
 	}
 	/* a freer may have pushed a span on the ready stack of this cache
-	 * just after its last thread passed the stack on (see pass_on_ready) */
+	 * just after its last thread passed the stack on (mcache_release) */
 	struct mspan *late = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
 	memset(c, 0, sizeof *c);
 	pass_on(late);
@@ -100,9 +100,10 @@ struct mcache *nalloc__mcache_create(void)
  * the span's remote count for the whole slot.  Freed one at a time, a
  * producer/consumer pair would bounce the span's cache lines on every
  * object.  The objects still count as allocated in allocBits meanwhile:
- * they pin the span, and nobody can hand them out again.  Everything goes
- * over when a slot is needed for another word, on each refill, after
- * RFREE_MAX objects, and at thread exit. */
+ * they pin the span, and nobody can hand them out again.  A slot goes over
+ * when it is needed for another (span, word); everything goes over after
+ * RFREE_MAX objects, at thread exit and when the thread re-homes
+ * (nalloc__mcache_flush). */
 
 static ALWAYS_INLINE unsigned rfree_slot_of(const struct mspan *s, uint32_t w)
 {

@@ -148,10 +148,10 @@ struct mspan {
 	_Alignas(CACHELINE) uint64_t remote; /* atomic: low 32 bits: REMOTE_BIAS
 	                            + frees counted - bits swept; REMOTE_QUEUED:
 	                            on (or being pushed on) the mcentral's
-	                            pending stack.  A queued span is never
-	                            released. */
-	struct mspan *pendingNext; /* link on the pending stack: written by the
-	                            pusher that set REMOTE_QUEUED */
+	                            pending stack or its owner's ready stack.
+	                            A queued span is never released. */
+	struct mspan *pendingNext; /* link on that stack: written by the pusher
+	                            that set REMOTE_QUEUED (or passes it on) */
 } __attribute__((aligned(CACHELINE)));
 
 enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_OWNED_FULL = 4 };
