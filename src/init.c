@@ -2,7 +2,6 @@
 #include "internal.h"
 #include <errno.h>
 #include <string.h>
-#include <urcu/urcu-bp.h>
 
 static nalloc__lock_t init_lock;
 static __thread int tls_in_init __attribute__((tls_model("initial-exec")));
@@ -108,12 +107,9 @@ size_t nalloc__bootstrap_size(const void *p)
 }
 
 /* ---------------------------------------------------------------- fork */
-/* Every lock, in the lock order; released in reverse.  liburcu's own
- * locks (grace periods, reader registry) come first: nalloc only waits for
- * a grace period while it holds none of its locks. */
+/* Every lock, in the lock order; released in reverse. */
 static void fork_prepare(void)
 {
-	urcu_bp_before_fork();
 	nalloc__lock(&init_lock);
 	nalloc__mcache_fork_prepare();
 	for (int i = 0; i < nalloc__g.nnodes; i++)
@@ -139,15 +135,14 @@ static void fork_parent(void)
 	unlock_heaps();
 	nalloc__mcache_fork_parent();
 	nalloc__unlock(&init_lock);
-	urcu_bp_after_fork_parent();
 }
 
 static void fork_child(void)
 {
 	unlock_heaps();
-	nalloc__mcache_fork_child(); /* gives back the vanished threads' caches */
+	nalloc__epoch_fork_child();  /* forgets the vanished threads' sections */
+	nalloc__mcache_fork_child(); /* abandons the vanished threads' caches */
 	nalloc__unlock(&init_lock);
-	urcu_bp_after_fork_child(); /* forgets the vanished threads' readers */
 }
 
 /* ---------------------------------------------------------------- init */
@@ -180,6 +175,7 @@ static void init_locked(void)
 	}
 	nalloc__g.nnodes = nnodes;
 	nalloc__mcache_global_init();
+	nalloc__epoch_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	STORE_REL(&nalloc__g.arena_total, (uintptr_t)nnodes * each);
 }

@@ -152,21 +152,30 @@
  *   Invalid and double frees are reported with the address (error.c);
  *   NALLOC_ON_ERROR=warn reports and ignores the free.
  *
- * RCU (liburcu, bulletproof flavour)
+ * RCU (nalloc's own, epoch-based: src/epoch.c)
  *   A span can be released only when none of its objects is allocated and
  *   its remote word is settled and not QUEUED.  So a free of a live object
- *   needs no read-side section up to its last atomic: the object pins its
- *   span (steps 1-4).  What the object does not pin runs under
- *   rcu_read_lock: the remote-free notify after the count (push, drain),
- *   every lookup of a large block (a racing double free may release it),
- *   invalid pointers and their reports, nalloc_node_of.  Released mspans
- *   go on their heap's retired list and are reused only after
- *   synchronize_rcu, which nalloc calls in batches of 64 from the
- *   allocation slow path, holding no lock and outside any read section.
- *   The bp flavour registers readers by itself, so frees from threads that
- *   never allocated, from liburcu's own threads and from TLS destructors
- *   need no hook; memb would need every freeing thread registered, and a
- *   malloc cannot know its callers' threads.
+ *   needs no read-side section: the object pins its span up to its last
+ *   atomic, and QUEUED pins it through the push that follows.  What no
+ *   object pins runs inside a read-side section: every lookup of a large
+ *   block (a racing double free may release it), invalid pointers and
+ *   their reports, nalloc_node_of, the stats walk over cached spans.
+ *   free(NULL) and foreign pointers enter none.  An mspan describes one
+ *   span for its whole life: when it leaves the page map (released, merged
+ *   into a neighbour, split off) it is stamped with the global epoch and
+ *   retired; a released span's pages get a fresh free-run descriptor.  The
+ *   metadata pool reuses a retired struct only once every thread is
+ *   outside a section or entered one after the stamp, and when none is
+ *   reusable yet it maps fresh metadata: no allocation or free ever waits
+ *   for a reader.  Why not liburcu: liburcu-bp is one instance per process,
+ *   shared with the application, so any grace period nalloc waited for
+ *   would include the application's own reader sections (unbounded, and a
+ *   reader may wait for a lock the allocating thread holds: deadlock);
+ *   call_rcu and the polling API (built on call_rcu in liburcu 0.13) bring
+ *   a worker thread that allocates and must be stopped around fork.
+ *   nalloc's sections are its own, a few hundred instructions long, and a
+ *   record per thread is claimed lock-free on first use, so a thread that
+ *   never allocated, a TLS destructor or liburcu's own threads can free.
  *
  * LOCKS: no lock on the small malloc/free fast paths, local or remote, on
  *   one node or across nodes.  Locks are per node (heap) and per (node,
@@ -175,8 +184,7 @@
  *   taken at thread start and exit and by stats).  Each lock counts its
  *   acquisitions and waits: the per-node lock_acquisitions / lock_waits
  *   figures.  Order:
- *     urcu grace period < init < mcache registry < mcentral < node heap
- *     < metadata.
+ *     init < mcache registry < mcentral < node heap < metadata.
  * START-UP and FORK: see init.c (bootstrap region for allocations made
  *   while hwloc and libc initialise; pthread_atfork takes every lock in
  *   order, the child gives back the caches of threads that did not
@@ -310,8 +318,12 @@ static NOINLINE void free_bad(void *p, struct mspan *s)
 		free_not_small(p, s); /* large or free run: decides there */
 		return;
 	}
+	if (s == NULL) {
+		nalloc__report(ERR_FOREIGN_FREE, p, NULL);
+		return;
+	}
 	nalloc__rcu_read_lock(); /* nothing pins s: keep it readable */
-	nalloc__report(s ? ERR_INVALID_FREE : ERR_FOREIGN_FREE, p, s);
+	nalloc__report(ERR_INVALID_FREE, p, s);
 	nalloc__rcu_read_unlock();
 }
 
@@ -322,8 +334,13 @@ static void free_not_small_locked(void *p, struct mspan *s);
  * under us: the lookup is done again inside an RCU read-side section. */
 static NOINLINE void free_not_small(void *p, struct mspan *s)
 {
+	if (s == NULL) {
+		/* no span to read (free(NULL), bootstrap, foreign): no section */
+		free_not_small_locked(p, NULL);
+		return;
+	}
 	nalloc__rcu_read_lock();
-	free_not_small_locked(p, s ? nalloc__span_of(p) : NULL);
+	free_not_small_locked(p, nalloc__span_of(p));
 	nalloc__rcu_read_unlock();
 }
 

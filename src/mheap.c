@@ -38,9 +38,33 @@ bool nalloc__mheap_page_in_use(struct mheap *h, uintptr_t p)
 }
 
 /* ---------------------------------------------------------------- metadata */
-/* mspan structs come from chunks of fresh metadata; h->lock held */
+/* Every mspan struct describes one span for its whole life: published in
+ * the page map, unpublished, retired, reused only once no read-side
+ * section can still see it (epoch.c).  Retired structs wait on h->retired,
+ * newest first; the pool takes from there what is safe when it runs dry,
+ * without waiting, and maps fresh metadata otherwise.  h->lock held. */
+static void reuse_retired(struct mheap *h)
+{
+	struct mspan **pp = &h->retired;
+	uint64_t safe = nalloc__epoch_safe();
+	while (*pp && (*pp)->retireEpoch >= safe)
+		pp = &(*pp)->next;
+	struct mspan *old = *pp; /* this one and all after it: safe */
+	*pp = NULL;
+	while (old) {
+		struct mspan *next = old->next;
+		old->next = h->span_freelist;
+		h->span_freelist = old;
+		h->nretired--;
+		old = next;
+	}
+}
+
 struct mspan *nalloc__mheap_new_span_meta(struct mheap *h)
 {
+	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
+	if (!h->span_freelist && h->retired)
+		reuse_retired(h);
 	struct mspan *s = h->span_freelist;
 	if (!s) {
 		size_t chunk = 256 * 1024, n = chunk / sizeof(struct mspan);
@@ -62,47 +86,17 @@ struct mspan *nalloc__mheap_new_span_meta(struct mheap *h)
 	return s;
 }
 
-/* A released mspan may still be read by a free() that looked it up under
- * an RCU read-side section (see malloc.c): it waits on the retired list
- * for a grace period before reuse.  h->lock held. */
+/* Retire s, which no page map entry points at any more.  h->lock held. */
 static void span_meta_free(struct mheap *h, struct mspan *s)
 {
 	STORE_REL(&s->state, (uint8_t)SPAN_DEAD);
 	STORE_REL(&s->spanclass, (uint8_t)0);
 	s->divmul = 0;
-	s->owner = NULL;
+	STORE_RELAXED(&s->owner, NULL);
+	s->retireEpoch = nalloc__epoch_retire_stamp();
 	s->next = h->retired;
 	h->retired = s;
 	h->nretired++;
-}
-
-#define RECLAIM_BATCH 64
-static __thread int tls_reclaiming __attribute__((tls_model("initial-exec")));
-
-/* Move retired mspans to the reuse list once a grace period has passed.
- * Caller holds no allocator lock and is not in a read-side section of its
- * own (synchronize_rcu would wait for itself). */
-void nalloc__rcu_reclaim(struct mheap *h)
-{
-	if (LOAD_RELAXED(&h->nretired) < RECLAIM_BATCH || tls_reclaiming || nalloc__rcu_read_ongoing())
-		return;
-	tls_reclaiming = 1;
-	nalloc__lock(&h->lock);
-	struct mspan *list = h->retired;
-	h->retired = NULL;
-	h->nretired = 0;
-	nalloc__unlock(&h->lock);
-	if (list) {
-		nalloc__rcu_synchronize();
-		struct mspan *last = list;
-		while (last->next)
-			last = last->next;
-		nalloc__lock(&h->lock);
-		last->next = h->span_freelist;
-		h->span_freelist = list;
-		nalloc__unlock(&h->lock);
-	}
-	tls_reclaiming = 0;
 }
 
 /* ---------------------------------------------------------------- free lists */
@@ -324,7 +318,6 @@ struct mspan *nalloc__mheap_alloc(struct mheap *h, size_t npages, size_t align_p
 	size_t need = npages + align_pages - 1;
 	if (need < npages || need > (h->arena_end - h->arena_start) >> PSHIFT)
 		return NULL;
-	nalloc__rcu_reclaim(h);
 	nalloc__lock(&h->lock);
 	struct mspan *s = find_free(h, need);
 	if (!s) {
@@ -364,12 +357,21 @@ struct mspan *nalloc__mheap_alloc(struct mheap *h, size_t npages, size_t align_p
 }
 
 /* Return an in-use span's pages (small or large).  Caller: the span is
- * unreachable for allocation; for small spans the mcentral lock is held. */
+ * unreachable for allocation; for small spans the mcentral lock is held.
+ * s itself is retired (a racing reader may still look at it); a fresh
+ * descriptor takes its pages as a free run.  Without metadata for one the
+ * pages stay in use, unreachable, rather than s being reused early. */
 void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 {
 	uint64_t now = nalloc__now_ms();
 	nalloc__lock(&h->lock);
 	NALLOC_ASSERT(s->onlist == 0);
+	struct mspan *run = nalloc__mheap_new_span_meta(h);
+	if (unlikely(!run)) {
+		h->meta_lost_pages += s->npages;
+		nalloc__unlock(&h->lock);
+		return;
+	}
 	bitmap_set(h, page_index(h, s->base), s->npages, false);
 	h->pages_in_use -= s->npages;
 	h->spans_in_use--;
@@ -377,15 +379,15 @@ void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 		h->large_frees++;
 		h->large_bytes_in_use -= (uint64_t)s->npages << PSHIFT;
 	}
-	s->owner = NULL;
-	s->divmul = 0;
-	s->dirtyPages = s->npages;
-	s->needzero = 1;
-	s->unusedSince = now;
-	STORE_REL(&s->spanclass, (uint8_t)0);
+	run->base = s->base;
+	run->npages = s->npages;
+	run->dirtyPages = s->npages;
+	run->needzero = 1;
+	run->unusedSince = now;
 	nalloc__spanmap_clear(h, s->base, s->npages);
-	h->dirty_free_pages += s->dirtyPages;
-	free_run(h, s);
+	span_meta_free(h, s);
+	h->dirty_free_pages += run->dirtyPages;
+	free_run(h, run);
 	if (h->next_scavenge > now + nalloc__opt.return_delay_ms)
 		h->next_scavenge = now + nalloc__opt.return_delay_ms;
 	maybe_scavenge(h);

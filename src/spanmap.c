@@ -6,7 +6,6 @@
  * span it finds contains the pointer, and an mspan on the metadata free
  * list is never referenced from the map. */
 #include "internal.h"
-#include <urcu/urcu-bp.h>
 
 struct nalloc_globals nalloc__g;
 
@@ -60,29 +59,4 @@ int nalloc__spanmap_reserve(size_t per_node, int nnodes)
 		return (int)shift;
 	}
 	return -1;
-}
-
-/* ---------------------------------------------------------------- RCU */
-/* Lookups that no live object pins (see malloc.c) run under liburcu's
- * bulletproof flavour: readers register themselves on first use, so any
- * thread may free (one that never allocated, liburcu's own, a thread in its
- * TLS destructors), and nothing here needs to hook thread start or exit. */
-void nalloc__rcu_read_lock(void)
-{
-	urcu_bp_read_lock();
-}
-
-void nalloc__rcu_read_unlock(void)
-{
-	urcu_bp_read_unlock();
-}
-
-bool nalloc__rcu_read_ongoing(void)
-{
-	return urcu_bp_read_ongoing() != 0;
-}
-
-void nalloc__rcu_synchronize(void)
-{
-	urcu_bp_synchronize_rcu();
 }

@@ -3,9 +3,10 @@
  * shared field, what protects it.
  *
  * Lock order (outermost first), everywhere in the library:
- *     urcu grace period < init lock < mcache registry < mcentral < node heap
+ *     init lock < mcache registry < mcentral < node heap
  *     < metadata (the heap's mspan pool, under the heap lock)
- * synchronize_rcu is only called holding none of nalloc's locks.
+ * No path waits for a grace period: read-side sections and reclamation are
+ * lock-free (epoch.c).
  * An mcache has no lock: only its owner thread touches it (stats readers
  * read its counters with relaxed loads).
  */
@@ -139,6 +140,8 @@ struct mspan {
 	/* --- free spans only, heap lock --- */
 	uint64_t unusedSince;    /* ms timestamp of the free */
 	uint32_t dirtyPages;     /* pages possibly resident (not returned) */
+	/* --- retired structs only, heap lock: the epoch stamp (epoch.c) --- */
+	uint64_t retireEpoch;
 	/* --- line 3.  Remote frees (lock-free): a freer that is not the
 	 *     owner sets the object's bit here and counts it; the owner (or
 	 *     the mcentral, for an uncached span) sweeps them in --- */
@@ -314,9 +317,12 @@ struct mheap {
 	uint64_t freemask[HEAP_FREE_LISTS / 64]; /* nonempty lists: heap lock */
 	uint64_t next_scavenge;      /* ms: heap lock */
 	struct mspan *span_freelist; /* mspan metadata to reuse: heap lock */
-	struct mspan *retired;       /* released mspans waiting for an RCU grace
-	                                period before reuse: heap lock */
+	struct mspan *retired;       /* unpublished mspans, newest first, waiting
+	                                until no read-side section can see them
+	                                (epoch.c): heap lock */
 	uint32_t nretired;           /* heap lock */
+	uint64_t meta_lost_pages;    /* freed pages kept in use for want of a
+	                                free-run descriptor: heap lock */
 	int full;                    /* node memory ran out at the last growth
 	                                (relaxed; local/strict modes) */
 	/* counters: heap lock (read relaxed by stats) */
@@ -475,12 +481,14 @@ NALLOC_HIDDEN bool nalloc__node_has_room(int node, size_t bytes);
 NALLOC_HIDDEN int nalloc__current_node(void);
 NALLOC_HIDDEN void nalloc__mcache_check_home(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_rehome(struct mcache *c, int node);
-/* rcu: bulletproof flavour, see malloc.c */
+/* epoch.c: nalloc's own RCU (epoch-based read-side sections), see malloc.c */
+NALLOC_HIDDEN void nalloc__epoch_init(void);
 NALLOC_HIDDEN void nalloc__rcu_read_lock(void);
 NALLOC_HIDDEN void nalloc__rcu_read_unlock(void);
-NALLOC_HIDDEN void nalloc__rcu_reclaim(struct mheap *h);
 NALLOC_HIDDEN bool nalloc__rcu_read_ongoing(void);
-NALLOC_HIDDEN void nalloc__rcu_synchronize(void);
+NALLOC_HIDDEN uint64_t nalloc__epoch_retire_stamp(void);
+NALLOC_HIDDEN uint64_t nalloc__epoch_safe(void);
+NALLOC_HIDDEN void nalloc__epoch_fork_child(void);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
