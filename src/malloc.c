@@ -413,7 +413,7 @@ static NOINLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t 
 	}
 	if (LOAD_RELAXED(&s->owner) == nalloc__full_tag(c)) {
 		/* our own exhausted span: a local free that makes room */
-		nalloc__mcache_free_owned_full(c, s, p, w, m);
+		nalloc__mcache_free_tagged(c, s, p, w, m);
 		return;
 	}
 	nalloc__mcache_rfree_add(c, s, p, w, m);

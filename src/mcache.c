@@ -46,18 +46,6 @@ static struct mcache *mcache_struct_alloc(void)
 	return &m[0];
 }
 
-/* Hand a chain of ready spans that are no longer ours (or whose cache is
- * going away) to their mcentrals' pending stacks, REMOTE_QUEUED still set:
- * the mcentral's drain files them. */
-static void pass_on(struct mspan *s)
-{
-	while (s) {
-		struct mspan *next = s->pendingNext;
-		nalloc__mcentral_push_pending(s->central, s);
-		s = next;
-	}
-}
-
 struct mcache *nalloc__mcache_create(void)
 {
 	int node = nalloc__current_node();
@@ -68,11 +56,10 @@ struct mcache *nalloc__mcache_create(void)
 		nalloc__unlock(&registry_lock);
 		return NULL;
 	}
-	/* a freer may have pushed a span on the ready stack of this cache
-	 * just after its last thread passed the stack on (mcache_release) */
-	struct mspan *late = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
-	memset(c, 0, sizeof *c);
-	pass_on(late);
+	/* everything but the ready stack: a freer that read an old owner
+	 * pointer may push onto it at any time (even now); take_ready passes
+	 * on what is not ours */
+	memset(c, 0, offsetof(struct mcache, ready));
 	for (int i = 0; i < NALLOC_NUM_CLASSES; i++)
 		c->alloc[i] = &nalloc__empty_span;
 	c->node = node;
@@ -178,8 +165,11 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 	s->allocCache = 0;
 }
 
-/* Give every span c owns back to its mcentral, and hand over the remote
- * frees waiting in c.  Owner only. */
+/* Give the spans on c's lists back to their mcentrals (the current span
+ * of each class and the partial lists), and hand over the remote frees
+ * waiting in c.  Exhausted spans stay tagged as they are: the first remote
+ * free into one sends it to its mcentral (mcentral.c), and our own frees
+ * into one after a re-home go that way too.  Owner only. */
 void nalloc__mcache_flush(struct mcache *c)
 {
 	nalloc__mcache_rfree_flush(c);
@@ -192,17 +182,17 @@ void nalloc__mcache_flush(struct mcache *c)
 		}
 		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
 			give_back(s);
-		while ((s = nalloc__spanlist_pop(&c->full[cls])))
-			give_back(s);
 	}
 }
 
-/* The current span of class cls is exhausted: keep it, tagged. */
-static void retire_full(struct mcache *c, int cls, struct mspan *s)
+/* The current span of class cls is exhausted: it stays ours, tagged, on
+ * no list.  From now on either we take it back (our own free into it,
+ * free_tagged) or a drain of its mcentral does (the first remote free into
+ * it): whoever wins the CAS on owner. */
+static void retire_full(struct mspan *s, struct mcache *c)
 {
-	s->onlist = LIST_OWNED_FULL;
+	s->onlist = 0;
 	STORE_REL(&s->owner, nalloc__full_tag(c));
-	nalloc__spanlist_push(&c->full[cls], s);
 }
 
 /* Objects allocated in s now, after collecting its remote frees. */
@@ -218,9 +208,7 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 	return nalloc__mspan_count_alloc(s);
 }
 
-#define PARTIAL_KEEP 4   /* owned partial spans per class before trimming */
-#define FULL_SCAN 4      /* oldest owned full spans looked at per refill */
-
+#define PARTIAL_MAX 64   /* owned partial spans per class, at most */
 #define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
 
 /* Enough room to be worth a refill: an eighth of the span, or one object
@@ -231,168 +219,174 @@ static inline bool roomy(const struct mspan *s, uint32_t used)
 	return room > 0 && room >= (uint32_t)(s->nelems / 8);
 }
 
-/* File an owned span that stops being current: tagged on the full list if
- * it is full, else untagged at the back of the partial list (frees into it
- * stay on the fast path). */
-static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used)
+static void partial_remove(struct mcache *c, int cls, struct mspan *s)
 {
-	if (used >= s->nelems) {
-		retire_full(c, cls, s);
-	} else {
-		s->onlist = LIST_OWNED_PARTIAL;
+	nalloc__spanlist_remove(&c->partial[cls], s);
+	s->onlist = 0;
+}
+
+/* Put s (ours, untagged, on no list) on the partial list of cls, at the
+ * front (first choice for the next refill) or the back.  The list is
+ * bounded: past PARTIAL_MAX its oldest span goes back to its mcentral,
+ * whatever it holds (our later frees into it are remote frees). */
+static void partial_add(struct mcache *c, int cls, struct mspan *s, bool front)
+{
+	s->onlist = LIST_OWNED_PARTIAL;
+	if (front)
+		nalloc__spanlist_push(&c->partial[cls], s);
+	else
 		nalloc__spanlist_push_last(&c->partial[cls], s);
+	if (c->partial[cls].n > PARTIAL_MAX) {
+		struct mspan *t = c->partial[cls].last;
+		partial_remove(c, cls, t);
+		give_back(t);
 	}
 }
 
-/* Take the ready stack: our exhausted spans that other threads freed
- * into.  Each leaves the full list, untagged: to the front of the partial
- * list if roomy, else filed as usual.  A span that is no longer ours (given
- * back since it was pushed) goes on to its mcentral. */
+/* File an owned span that stops being current: tagged if it is full, else
+ * back of the partial list (frees into it stay on the fast path); an empty
+ * one goes back to its mcentral. */
+static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used)
+{
+	if (used >= s->nelems)
+		retire_full(s, c);
+	else if (used == 0)
+		give_back(s);
+	else
+		partial_add(c, cls, s, false);
+}
+
+/* Take the ready stack: spans of ours (current or partial: exhausted ones
+ * go to their mcentral) that other threads freed into since we last
+ * looked.  Sweep each: an empty partial span goes back, a roomy one moves
+ * to the front of its list.  A span that is no longer ours (given back, or
+ * pushed to the cache this struct was before) goes on to its mcentral.
+ * Owner only; also by mcache_release before the lists are given back. */
 static NOINLINE void take_ready(struct mcache *c)
 {
 	struct mspan *s = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
 	while (s) {
-		struct mspan *next = s->pendingNext;
-		if (LOAD_RELAXED(&s->owner) == nalloc__full_tag(c)) {
-			int cls = s->spanclass;
-			__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
-			nalloc__spanlist_remove(&c->full[cls], s);
-			STORE_REL(&s->owner, c);
-			s->onlist = 0;
-			uint32_t used = owned_count(c, cls, s);
-			if (roomy(s, used)) {
-				s->onlist = LIST_OWNED_PARTIAL;
-				nalloc__spanlist_push(&c->partial[cls], s);
-			} else {
-				file_owned(c, cls, s, used);
-			}
-		} else {
-			nalloc__mcentral_push_pending(s->central, s);
+		struct mspan *next = LOAD_RELAXED(&s->pendingNext);
+		if (LOAD_RELAXED(&s->owner) != c) {
+			/* tagged (ours or not) or someone else's: the mcentral
+			 * decides; REMOTE_QUEUED stays set for its stack */
+			nalloc__mcentral_push_pending(s->central, s, true);
+			s = next;
+			continue;
 		}
+		__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
+		int cls = s->spanclass;
+		uint32_t used = owned_count(c, cls, s);
+		if (s->onlist == LIST_OWNED_PARTIAL) {
+			partial_remove(c, cls, s);
+			if (used == 0)
+				give_back(s);
+			else
+				partial_add(c, cls, s, roomy(s, used));
+		}
+		/* else our current span: swept, it stays */
 		s = next;
 	}
 }
 
 /* An owned span of class cls with a free object, or NULL: the first roomy
- * one of the partial list's first PARTIAL_SCAN (else the one with most room
- * among them), then one of the oldest full spans that remote frees
- * refilled. */
+ * one of the partial list's first PARTIAL_SCAN, else the one with most
+ * room among them.  Empty ones met on the way go back when we have found
+ * what we need (one empty span is kept as the choice itself). */
 static struct mspan *owned_with_room(struct mcache *c, int cls)
 {
-	struct mspan *s, *found = NULL, *best = NULL;
+	struct mspan *s, *best = NULL;
 	uint32_t best_used = UINT32_MAX;
-	for (int i = 0; !found && i < PARTIAL_SCAN && (s = nalloc__spanlist_pop(&c->partial[cls])); i++) {
-		s->onlist = 0;
+	for (int i = 0; i < PARTIAL_SCAN && (s = c->partial[cls].first); i++) {
+		partial_remove(c, cls, s);
 		uint32_t used = owned_count(c, cls, s);
-		if (roomy(s, used)) {
-			found = s;
-		} else if (used >= s->nelems) {
-			retire_full(c, cls, s);
-		} else if (used < best_used) {
-			if (best)
-				file_owned(c, cls, best, best_used);
-			best = s;
-			best_used = used;
-		} else {
-			file_owned(c, cls, s, used);
+		if (used >= s->nelems) {
+			retire_full(s, c);
+			continue;
 		}
-	}
-	if (found) {
+		if (best && used >= best_used) {
+			file_owned(c, cls, s, used);
+			continue;
+		}
 		if (best)
 			file_owned(c, cls, best, best_used);
-		return found;
+		best = s;
+		best_used = used;
+		if (roomy(s, used))
+			break;
 	}
-	if (best)
-		return best;
-	for (int i = 0; i < FULL_SCAN && (s = c->full[cls].last); i++) {
-		nalloc__spanlist_remove(&c->full[cls], s);
-		if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0 &&
-		    owned_count(c, cls, s) < s->nelems) {
-			s->onlist = 0;
-			STORE_REL(&s->owner, c);
-			return s;
-		}
-		nalloc__spanlist_push(&c->full[cls], s); /* look at others next */
-	}
-	return NULL;
+	return best;
 }
 
-/* The owner freed an object of s, an owned exhausted span (owner tagged):
- * the span has room again, so it moves to the partial list.  That list is
- * kept short: its oldest span goes back to the mcentral if it is empty. */
-NOINLINE void nalloc__mcache_free_owned_full(struct mcache *c, struct mspan *s, void *p, uint32_t w,
-                                             uint64_t m)
+/* The owner frees an object of s, an exhausted span it tagged: take the
+ * span back (it has room again) onto the partial list, unless a drain of
+ * its mcentral took it first or it lies on another node than our home
+ * (after a re-home): then this is a remote free like any other. */
+NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void *p, uint32_t w,
+                                         uint64_t m)
 {
-	uint64_t bits = s->allocBits[w];
+	struct mcache *tag = nalloc__full_tag(c);
+	if (s->node != c->node ||
+	    !__atomic_compare_exchange_n(&s->owner, &tag, c, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		nalloc__mcache_rfree_add(c, s, p, w, m);
+		return;
+	}
+	uint64_t bits = LOAD_RELAXED(&s->allocBits[w]);
+	int cls = s->spanclass;
 	if (unlikely(!(bits & m))) {
+		partial_add(c, cls, s, true);
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;
 	}
-	s->allocBits[w] = bits & ~m;
-	int cls = s->spanclass;
+	STORE_RELAXED(&s->allocBits[w], bits & ~m);
 	STAT(c->nfree[cls]++);
-	nalloc__spanlist_remove(&c->full[cls], s);
-	STORE_REL(&s->owner, c);
-	s->onlist = LIST_OWNED_PARTIAL;
-	nalloc__spanlist_push(&c->partial[cls], s);
-	if (c->partial[cls].n > PARTIAL_KEEP) {
-		struct mspan *t = c->partial[cls].last;
-		nalloc__spanlist_remove(&c->partial[cls], t);
-		if (owned_count(c, cls, t) == 0) {
-			give_back(t);
-		} else {
-			t->onlist = LIST_OWNED_PARTIAL;
-			nalloc__spanlist_push(&c->partial[cls], t);
-		}
+	partial_add(c, cls, s, true);
+}
+
+/* One step of the partial-list collector, each refill: the oldest partial
+ * span of the next class in turn goes back if it is empty, so spans our
+ * own frees emptied in classes we no longer allocate do not stay ours. */
+static void collect_step(struct mcache *c)
+{
+	int cls = (int)(c->gc_class % (NALLOC_NUM_CLASSES - 1)) + 1;
+	c->gc_class++;
+	struct mspan *s = c->partial[cls].last;
+	if (s && owned_count(c, cls, s) == 0) {
+		partial_remove(c, cls, s);
+		give_back(s);
 	}
 }
 
-/* Every 1024 refills: owned spans of every class that remote frees emptied
- * go back, so a thread whose allocation pattern moved on does not sit on
- * memory other threads freed. */
-static void trim_owned(struct mcache *c)
+/* registry_lock held */
+static void registry_unlink(struct mcache *c)
 {
-	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
-		struct mspan *s, *next;
-		for (s = c->full[cls].first; s; s = next) {
-			next = s->next;
-			if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) == 0)
-				continue;
-			if (owned_count(c, cls, s) == 0) {
-				nalloc__spanlist_remove(&c->full[cls], s);
-				give_back(s);
-			}
-		}
-	}
-}
-
-/* Unregister c and give back everything it holds.  Caller: c's owner, or
- * the only thread left (fork child).  registry_lock must not be held. */
-static void mcache_release(struct mcache *c, bool locked)
-{
-	nalloc__mcache_flush(c);
-	pass_on(__atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE));
-	if (!locked)
-		nalloc__lock(&registry_lock);
 	if (c->regprev)
 		c->regprev->regnext = c->regnext;
 	else
 		registry = c->regnext;
 	if (c->regnext)
 		c->regnext->regprev = c->regprev;
+}
+
+/* Unregister c and give back everything it holds.  Caller: c's owner. */
+static void mcache_release(struct mcache *c)
+{
+	take_ready(c);
+	nalloc__mcache_flush(c);
+	nalloc__lock(&registry_lock);
+	registry_unlink(c);
 	nalloc__merge_dead_mcache(c);
 	ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 	c->regnext = mcache_pool;
 	mcache_pool = c;
-	if (!locked)
-		nalloc__unlock(&registry_lock);
+	nalloc__unlock(&registry_lock);
 }
 
 void nalloc__mcache_destroy(struct mcache *c)
 {
 	nalloc__tls_mcache = &nalloc__empty_mcache;
 	nalloc__tls_state = TLS_DEAD;
-	mcache_release(c, false);
+	mcache_release(c);
 }
 
 /* pthread key destructor: the thread is exiting. */
@@ -425,13 +419,10 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	}
 	if (LOAD_RELAXED(&c->ready))
 		take_ready(c);
+	collect_step(c);
 	/* every 64 refills: has the thread moved to another node? */
-	if ((++c->refills & 63) == 0) {
-		if (nalloc__g.nnodes > 1 && !c->pinned)
-			nalloc__mcache_check_home(c);
-		if ((c->refills & 1023) == 0)
-			trim_owned(c);
-	}
+	if ((++c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
+		nalloc__mcache_check_home(c);
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
 		if (nalloc__mspan_next_window(s))
@@ -482,9 +473,16 @@ void nalloc__mcache_fork_parent(void)
 	nalloc__unlock(&registry_lock);
 }
 
-/* In the child only the forking thread survives.  Every other mcache's
- * spans go back to their mcentrals: their bits are the truth (a fast path
- * caught mid-way loses at most the one object it was handing out). */
+/* In the child only the forking thread survives.  The others' caches
+ * were theirs to change without a lock, and fork may have stopped them
+ * anywhere (mid-way through a list update, a span between its pop and its
+ * install, a sweep, a remote free between its two atomics): nothing in
+ * them is trusted.  They are abandoned as they are, spans and all, and
+ * their structs are never reused (a stale push may still land on their
+ * ready stacks).  Their spans leak unless frees in the child send them on:
+ * an exhausted (tagged) span goes to its mcentral at its first remote
+ * free, as always; a span one of them was using stays where it is.  Their
+ * counters are merged so the child's statistics still add up. */
 void nalloc__mcache_fork_child(void)
 {
 	pthread_t self = pthread_self();
@@ -492,13 +490,9 @@ void nalloc__mcache_fork_child(void)
 	for (; c; c = next) {
 		next = c->regnext;
 		if (!pthread_equal(c->thread, self)) {
-			/* the thread may have stopped mid-way through filling a
-			 * slot: its waiting remote frees (RFREE_MAX objects at
-			 * most) stay allocated in the child rather than risk
-			 * freeing a live object */
-			memset(c->rfree, 0, sizeof c->rfree);
-			c->rfree_pending = 0;
-			mcache_release(c, true);
+			registry_unlink(c);
+			nalloc__merge_dead_mcache(c);
+			ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 		}
 	}
 	nalloc__unlock(&registry_lock);

@@ -13,15 +13,22 @@ static void push_stack(struct mspan **top, struct mspan *s)
 {
 	struct mspan *head = LOAD_RELAXED(top);
 	do {
-		s->pendingNext = head;
-	} while (!__atomic_compare_exchange_n(top, &head, s, true, __ATOMIC_RELEASE,
+		STORE_RELAXED(&s->pendingNext, head);
+	} while (!__atomic_compare_exchange_n(top, &head, s, true, __ATOMIC_SEQ_CST,
 	                                      __ATOMIC_RELAXED));
 }
 
-/* s has REMOTE_QUEUED set (by the caller or by whoever passes it on). */
-void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s)
+static void mc_unlock(struct mcentral *mc);
+
+/* s has REMOTE_QUEUED set (by the caller or by whoever passes it on).
+ * drain: s may now be empty or taken from an owner, so the stack should be
+ * drained soon: at once if the lock is free, else by the holder as it
+ * unlocks (mc_unlock).  Never waits. */
+void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s, bool drain)
 {
 	push_stack(&mc->pending, s);
+	if (drain && nalloc__trylock(&mc->lock))
+		mc_unlock(mc);
 }
 
 /* Sweep uncached span s (on no list) and file it: partial, full, or back to
@@ -55,28 +62,66 @@ static void unlist(struct mcentral *mc, struct mspan *s)
 	s->onlist = 0;
 }
 
-/* Re-file every span that received remote frees.  mc->lock held. */
+/* Re-file every span that received remote frees.  mc->lock held.  By
+ * the span's owner field:
+ *   NULL    uncached: on one of our lists, its bits are ours to change
+ *           (or in flight to an mcache that will sweep it);
+ *   tagged  an exhausted span an mcache keeps: ours if we win the CAS
+ *           against the owner taking it back, and then filed (released
+ *           when empty) whatever the owner is doing: active, idle or gone;
+ *   other   an mcache's current or partial span: its ready stack, for the
+ *           owner to sweep. */
 static void drain_locked(struct mcentral *mc)
 {
 	struct mspan *s = __atomic_exchange_n(&mc->pending, NULL, __ATOMIC_ACQUIRE);
 	while (s) {
-		struct mspan *next = s->pendingNext;
-		__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
-		/* a cached span is swept by its owner; an uncached one is on a
-		 * list of ours and its bits are ours to change */
-		if (LOAD_RELAXED(&s->owner) == NULL && s->onlist) {
-			unlist(mc, s);
-			place(mc, s);
+		struct mspan *next = LOAD_RELAXED(&s->pendingNext);
+		struct mcache *o = LOAD_ACQ(&s->owner);
+		if ((uintptr_t)o & OWNED_FULL_TAG) {
+			if (__atomic_compare_exchange_n(&s->owner, &o, NULL, false, __ATOMIC_ACQ_REL,
+			                                __ATOMIC_ACQUIRE)) {
+				__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
+				STORE_RELAXED(&s->centralCount, 0);
+				place(mc, s);
+				s = next;
+				continue;
+			}
+			/* lost: o is the owner that took it back (untagged) */
+		}
+		if (o == NULL) {
+			__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
+			if (s->onlist) {
+				unlist(mc, s);
+				place(mc, s);
+			}
+		} else {
+			push_stack(&o->ready, s);
 		}
 		s = next;
 	}
 }
 
+/* Unlock, draining the pending stack first; pushes that raced with the
+ * unlock are drained by their pusher, or by us if its trylock came too
+ * early (seq_cst: one of us sees the other).  A few rounds at most: what
+ * keeps coming waits for the next holder. */
+static void mc_unlock(struct mcentral *mc)
+{
+	for (int round = 0; round < 8; round++) {
+		if (LOAD_RELAXED(&mc->pending))
+			drain_locked(mc);
+		nalloc__unlock(&mc->lock);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!LOAD_RELAXED(&mc->pending) || !nalloc__trylock(&mc->lock))
+			return;
+	}
+	nalloc__unlock(&mc->lock);
+}
+
 void nalloc__mcentral_drain(struct mcentral *mc)
 {
 	nalloc__lock(&mc->lock);
-	drain_locked(mc);
-	nalloc__unlock(&mc->lock);
+	mc_unlock(mc);
 }
 
 /* New span of this class from the node heap.  mc->lock not held.  When
@@ -111,14 +156,14 @@ struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c)
 		s->onlist = 0;
 		mc->nremote_swept += nalloc__mspan_sweep(s);
 	}
-	nalloc__unlock(&mc->lock);
+	mc_unlock(mc);
 	if (!s) {
 		s = grow(mc);
 		if (!s)
 			return NULL;
 		nalloc__lock(&mc->lock);
 		mc->nspans++;
-		nalloc__unlock(&mc->lock);
+		mc_unlock(mc);
 	}
 	/* the span is on no list and unowned: only we can reach its bits */
 	STORE_RELAXED(&s->centralCount, UINT32_MAX);
@@ -133,7 +178,7 @@ void nalloc__mcentral_uncache_span(struct mcentral *mc, struct mspan *s)
 	nalloc__lock(&mc->lock);
 	STORE_REL(&s->owner, NULL);
 	place(mc, s);
-	nalloc__unlock(&mc->lock);
+	mc_unlock(mc); /* a span of ours queued there may be empty now */
 }
 
 /* One object for a thread that has no mcache (exiting, or out of memory
@@ -147,7 +192,7 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 	if (s) {
 		unlist(mc, s);
 	} else {
-		nalloc__unlock(&mc->lock);
+		mc_unlock(mc);
 		s = grow(mc);
 		if (!s)
 			return NULL;
@@ -160,34 +205,35 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 		p = nalloc__span_take(s, s->allocCache);
 	mc->nmalloc_uncached++;
 	place(mc, s);
-	nalloc__unlock(&mc->lock);
+	mc_unlock(mc);
 	return p;
 }
 
-/* Called by a remote freer after it counted its free (old -> new_).  mc
- * and central_count were read before the free's atomics, while the object
- * pinned the span.  If the freer set REMOTE_QUEUED it pushes the span on a
- * stack: the flag keeps the span filed (alive) until the stack's reader
- * pops it.  The stack is its owner's ready stack when the span is an
- * exhausted span an mcache keeps (owner tagged): so a busy owner finds the
- * room at its next refill instead of growing the heap.  Otherwise it is the
- * mcentral's pending stack.  (mcache structs are never unmapped, so a push
- * to a cache whose thread just exited is safe: mcache.c passes such spans
- * on.)  If the free emptied an uncached span, it drains the stack so the
- * pages go back to the heap.  The read-side section covers the push and
- * the drain against metadata reuse (mheap.c). */
+/* Called by a remote freer after it counted its free (old -> new_), when
+ * it set REMOTE_QUEUED or the span may have become free.  mc and
+ * central_count were read before the free's atomics, while the object
+ * pinned the span; after them only REMOTE_QUEUED pins it, until the stack
+ * it goes on is popped.  The stack: the owner's ready stack for an
+ * mcache's current or partial span (the owner sweeps it at its next
+ * refill); else the mcentral's pending stack, drained at once (or by the
+ * lock holder) when the span is an exhausted one an mcache keeps (the
+ * drain takes it from the owner), when the free emptied an uncached span
+ * (its pages go back), or when a sweep met this free between its two
+ * atomics (the sweeper could not release the span).  Never waits. */
 NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
                                       uint64_t new_, uint32_t central_count)
 {
-	nalloc__rcu_read_lock();
+	bool drain = (uint32_t)nalloc__remote_count(new_) == central_count ||
+	             nalloc__remote_count(old) < 0;
 	if (new_ & ~old & REMOTE_QUEUED) {
-		uintptr_t o = (uintptr_t)LOAD_ACQ(&s->owner);
-		if (o & OWNED_FULL_TAG)
-			push_stack(&((struct mcache *)(o & ~OWNED_FULL_TAG))->ready, s);
-		else
-			push_stack(&mc->pending, s);
+		struct mcache *o = LOAD_ACQ(&s->owner);
+		if (o && !((uintptr_t)o & OWNED_FULL_TAG)) {
+			push_stack(&o->ready, s);
+			return;
+		}
+		nalloc__mcentral_push_pending(mc, s, drain || o != NULL);
+		return;
 	}
-	if ((uint32_t)nalloc__remote_count(new_) == central_count)
-		nalloc__mcentral_drain(mc);
-	nalloc__rcu_read_unlock();
+	if (drain && nalloc__trylock(&mc->lock))
+		mc_unlock(mc);
 }

@@ -86,8 +86,11 @@ uint32_t nalloc__mspan_sweep(struct mspan *s)
 		total += n;
 		/* after > 0: frees counted whose bits we have not seen yet; their
 		 * bits are set before they count, so another pass finds them.
-		 * after < 0: freers between their two atomics, seen already. */
-		if (after <= 0)
+		 * after < 0: freers between their two atomics, seen already.
+		 * A pass that finds nothing while after > 0 can only follow a
+		 * fork that stopped a sweeper after it took the bits: give up
+		 * (the span then never counts as free, so it is never released) */
+		if (after <= 0 || n == 0)
 			break;
 	}
 	return total;
@@ -117,12 +120,15 @@ void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m)
 	uint32_t k = nalloc__popcount64(m);
 	uint64_t r = LOAD_RELAXED(&s->remote), n;
 	do {
+		/* the first free since the last sweep queues the span; so does
+		 * one that a sweep met between our two atomics (count < 0) */
 		n = r + k;
-		if (nalloc__remote_count(r) == 0 && !(r & REMOTE_QUEUED))
+		if (nalloc__remote_count(r) <= 0 && !(r & REMOTE_QUEUED))
 			n |= REMOTE_QUEUED;
 	} while (!__atomic_compare_exchange_n(&s->remote, &r, n, true, __ATOMIC_ACQ_REL,
 	                                      __ATOMIC_RELAXED));
-	if (unlikely((n & ~r & REMOTE_QUEUED) || (uint32_t)nalloc__remote_count(n) == cc))
+	if (unlikely((n & ~r & REMOTE_QUEUED) || (uint32_t)nalloc__remote_count(n) == cc ||
+	             nalloc__remote_count(r) < 0))
 		nalloc__mcentral_notify(s, mc, r, n, cc);
 }
 

@@ -3,6 +3,7 @@
 #include "unit_util.h"
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static volatile int in_section, release_reader;
 
@@ -23,6 +24,7 @@ static void *reader(void *arg)
 
 int main(void)
 {
+	alarm(60); /* waiting for the reader (the old synchronize_rcu) is a failure */
 	void *p = malloc(100 << 10);
 	CHECK(p != NULL, "large malloc");
 	struct mspan *old = nalloc__span_of(p);

@@ -69,6 +69,13 @@ static ALWAYS_INLINE void nalloc__lock(nalloc__lock_t *l)
 		nalloc__lock_slow(l);
 	l->acquired++;
 }
+static ALWAYS_INLINE bool nalloc__trylock(nalloc__lock_t *l)
+{
+	if (LOAD_RELAXED(&l->v) || __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE))
+		return false;
+	l->acquired++;
+	return true;
+}
 static ALWAYS_INLINE void nalloc__unlock(nalloc__lock_t *l)
 {
 	__atomic_store_n(&l->v, 0, __ATOMIC_RELEASE);
@@ -157,12 +164,14 @@ struct mspan {
 	                            that set REMOTE_QUEUED (or passes it on) */
 } __attribute__((aligned(CACHELINE)));
 
-enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_OWNED_FULL = 4 };
+enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3 };
 
-/* An mcache keeps the spans it exhausted: their owner field is the mcache
- * pointer tagged with bit 0, so the owner's free of an object in one of
- * them misses the fast path's owner test and takes the slow path, which
- * moves the span back to the owner's partial list (see mcache.c). */
+/* An mcache keeps the spans it exhausted on no list: their owner field is
+ * the mcache pointer tagged with bit 0, so the owner's free of an object in
+ * one of them misses the fast path's owner test and takes the slow path,
+ * which takes the span back (CAS tag -> mcache) onto the partial list; the
+ * first remote free sends it to its mcentral, whose drain takes it (CAS tag
+ * -> NULL).  Whoever wins the CAS owns the span (mcache.c, mcentral.c). */
 #define OWNED_FULL_TAG ((uintptr_t)1)
 static ALWAYS_INLINE struct mcache *nalloc__full_tag(struct mcache *c)
 {
@@ -226,22 +235,17 @@ struct rfree_slot {
 struct mcache {
 	struct mspan *alloc[NALLOC_NUM_CLASSES]; /* owner; empty span if none */
 	struct spanlist partial[NALLOC_NUM_CLASSES]; /* owned spans that may have
-	                                           room (owner) */
-	struct spanlist full[NALLOC_NUM_CLASSES];    /* owned exhausted spans,
-	                                           owner tagged (owner) */
+	                                           room, PARTIAL_MAX at most
+	                                           (owner) */
 	int node;                    /* home node index (owner) */
-	struct mheap *heap;          /* home node heap (owner) */
+	struct mheap *heap;          /* home node heap (owner; read relaxed) */
 	pthread_t thread;            /* owner thread, for fork */
 	uint32_t refills;            /* slow-path refills (owner) */
+	uint32_t gc_class;           /* next class the collector looks at (owner) */
 	int pinned;                  /* home set by nalloc_thread_set_home (owner) */
 	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
 	uint64_t fallback;           /* allocations served off the home node */
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
-	struct mspan *ready;         /* atomic stack (pendingNext links) of
-	                                exhausted spans of ours that other
-	                                threads freed into: pushed by the
-	                                freer that set REMOTE_QUEUED, taken
-	                                whole by the owner at a refill */
 	struct rfree_slot rfree[RFREE_SLOTS]; /* remote frees waiting (owner) */
 	uint32_t rfree_pending;      /* objects in rfree (owner) */
 	/* counters: written by the owner, read relaxed by stats */
@@ -251,6 +255,12 @@ struct mcache {
 	uint64_t rfree_count[NALLOC_MAX_NODES]; /* unowned frees of objects on
 	                                           node i (any i, home too) */
 	uint64_t rfree_bytes[NALLOC_MAX_NODES]; /* their bytes */
+	/* last, and kept when the struct is reused: */
+	struct mspan *ready;         /* atomic stack (pendingNext links) of our
+	                                untagged spans (current, partial) that
+	                                other threads freed into: pushed by the
+	                                freer that set REMOTE_QUEUED, taken
+	                                whole by the owner at a refill */
 };
 
 extern NALLOC_HIDDEN __thread struct mcache *nalloc__tls_mcache;
@@ -259,8 +269,8 @@ extern NALLOC_HIDDEN struct mcache nalloc__empty_mcache;
 
 NALLOC_HIDDEN void *nalloc__mcache_refill_alloc(struct mcache *c, int cls);
 NALLOC_HIDDEN void nalloc__mcache_global_init(void);
-NALLOC_HIDDEN void nalloc__mcache_free_owned_full(struct mcache *c, struct mspan *s, void *p, uint32_t w,
-                                                 uint64_t m);
+NALLOC_HIDDEN void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void *p, uint32_t w,
+                                             uint64_t m);
 NALLOC_HIDDEN struct mcache *nalloc__mcache_create(void);
 NALLOC_HIDDEN void nalloc__mcache_destroy(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_flush(struct mcache *c);
@@ -297,7 +307,7 @@ NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
 NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
                                            uint64_t new_, uint32_t central_count);
 NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
-NALLOC_HIDDEN void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s);
+NALLOC_HIDDEN void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s, bool drain);
 
 /* ------------------------------------------------------------- mheap */
 #define HEAP_FREE_LISTS 128  /* free[n]: runs of n pages; free[0]: larger */
