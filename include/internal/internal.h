@@ -471,6 +471,18 @@ NALLOC_HIDDEN int nalloc__node_index(int os_node); /* -1 if unmanaged */
 /* bind.c */
 NALLOC_HIDDEN void nalloc__bind_range(void *p, size_t size, int node);
 NALLOC_HIDDEN bool nalloc__node_has_room(int node, size_t bytes);
+/* sysfs.c: /proc and /sys files of any length, read without malloc */
+struct nalloc_rd {
+	int fd, pos, len;
+	char buf[4096];
+};
+NALLOC_HIDDEN bool nalloc__rd_open(struct nalloc_rd *r, const char *path);
+NALLOC_HIDDEN void nalloc__rd_close(struct nalloc_rd *r);
+NALLOC_HIDDEN int nalloc__rd_getc(struct nalloc_rd *r);
+NALLOC_HIDDEN bool nalloc__rd_line(struct nalloc_rd *r, char *line, size_t cap);
+NALLOC_HIDDEN int64_t nalloc__rd_num(struct nalloc_rd *r, int *sep);
+NALLOC_HIDDEN bool nalloc__rd_range(struct nalloc_rd *r, int64_t *lo, int64_t *hi);
+NALLOC_HIDDEN int64_t nalloc__parse_num(const char *s);
 /* node.c: which node heap a thread is homed on */
 NALLOC_HIDDEN int nalloc__current_node(void);
 NALLOC_HIDDEN void nalloc__mcache_check_home(struct mcache *c);
