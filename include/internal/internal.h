@@ -456,7 +456,8 @@ struct nalloc_topology {
 	int os_node[NALLOC_MAX_NODES];   /* our index -> OS node number */
 	int ncpus;                       /* size of cpu_node */
 	int16_t cpu_node[MAX_CPUS];      /* OS cpu -> home index (nearest
-	                                    managed node to the cpu's node) */
+	                                    managed node to the cpu's node);
+	                                    -1 filled lazily (atomic) */
 	uint16_t distance[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* by index */
 	int8_t nearest[NALLOC_MAX_NODES][NALLOC_MAX_NODES];  /* by distance */
 	uint64_t node_memory[NALLOC_MAX_NODES]; /* bytes */
@@ -467,6 +468,10 @@ struct nalloc_topology {
 extern NALLOC_HIDDEN struct nalloc_topology nalloc__topo;
 NALLOC_HIDDEN void nalloc__topology_load(void);
 NALLOC_HIDDEN int nalloc__cpu_node(int cpu);
+/* home of a cpu on an OS node (getcpu): placed lazily when the table has
+ * none (memory-less node, hot-plugged, beyond MAX_CPUS); cpu_node entries
+ * are then written once, atomically */
+NALLOC_HIDDEN int nalloc__cpu_home(int cpu, int os_node);
 NALLOC_HIDDEN int nalloc__node_index(int os_node); /* -1 if unmanaged */
 /* bind.c */
 NALLOC_HIDDEN void nalloc__bind_range(void *p, size_t size, int node);
