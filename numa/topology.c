@@ -1,11 +1,13 @@
-/* numa/topology.c: the hwloc topology, loaded once at start-up into static tables.  see src/malloc.c
+/* numa/topology.c: the machine's topology (sysfs, or hwloc), loaded once at start-up into static tables.  see src/malloc.c
  *
  * The managed nodes are the NUMA nodes that have memory, that the process
- * may allocate from (hwloc's allowed nodeset: cgroup cpusets; the process
+ * may allocate from (the cgroup cpuset's nodes: Mems_allowed; the process
  * memory policy: numactl --membind), and that NALLOC_NODES lists.  Every
  * CPU gets a home: its own node when managed, else the nearest managed one
- * (a node with CPUs and no memory homes its threads there).  A managed
- * node without CPUs is reached through nalloc_malloc_onnode and interleave.
+ * by the kernel's distances (a node with CPUs and no memory homes its
+ * threads there).  A CPU the start-up table lacks is homed when a thread
+ * first runs on it (nalloc__cpu_home).  A managed node without CPUs is
+ * reached through nalloc_malloc_onnode and interleave.
  */
 #include "internal.h"
 #include <hwloc.h>

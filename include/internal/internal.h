@@ -463,7 +463,7 @@ struct nalloc_topology {
 	uint64_t node_memory[NALLOC_MAX_NODES]; /* bytes */
 	uint32_t node_ncpus[NALLOC_MAX_NODES];  /* cpus whose home it is */
 	int process_interleave;          /* process policy is MPOL_INTERLEAVE */
-	int source;                      /* 1: hwloc, 0: fallback single node */
+	int source;                      /* 2: sysfs, 1: hwloc, 0: fallback single node */
 };
 extern NALLOC_HIDDEN struct nalloc_topology nalloc__topo;
 NALLOC_HIDDEN void nalloc__topology_load(void);
