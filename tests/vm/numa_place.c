@@ -44,6 +44,10 @@
  *   memless      a thread pinned on the CPUs of each node that has CPUs
  *                and no memory (layout memless): homed on the managed node
  *                nearest to it by numa_distance, >= --min of its pages there
+ *   hotplug      the CPUs offline when numa_place started (so missing from
+ *                nalloc's start-up tables) are brought online; a thread
+ *                pinned on each is homed on the managed node nearest to the
+ *                CPU's node, >= --min of its pages there (run as root)
  *   strictfill   (NALLOC_NUMA=strict) a child allocates one 4 MiB block on
  *                node B (the last managed node) with nalloc_malloc_onnode,
  *                then another process (oom_score_adj -1000) fills B until
@@ -66,6 +70,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <numa.h>
@@ -538,6 +543,7 @@ struct worker {
 	int pin;          /* node to pin to, or -1 */
 	int expect;       /* node the memory and home should be on */
 	int onnode;       /* nalloc_malloc_onnode node or -1 */
+	int cpu1;         /* pin to this one CPU + 1 instead (0: no) */
 	uint64_t seed;
 	/* results */
 	int pinned_ok, ran_on, home;
@@ -549,6 +555,14 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	w->pinned_ok = w->pin < 0 ? 1 : pin_self(w->pin) == 0;
+	if (w->cpu1) {
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(w->cpu1 - 1, &one);
+		w->pinned_ok = sched_setaffinity(0, sizeof one, &one) == 0;
+		sched_yield();
+		w->pinned_ok = w->pinned_ok && sched_getcpu() == w->cpu1 - 1;
+	}
 	w->ran_on = cur_node();
 	objs_alloc(&w->o, opt_small_mb << 20, opt_large, w->onnode, w->seed);
 	objs_hold(&w->o);
@@ -1385,6 +1399,83 @@ static int check_memless(void)
 	return result(ok == n, worst, "threads=%d passed=%d nearest=%s", n, ok, list);
 }
 
+/* ---------------------------------------------------------------- hotplug */
+/* the node of an OS cpu from sysfs (its cpuN/nodeM entry), -1 if none */
+static int sysfs_cpu_node(int cpu)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d", cpu);
+	DIR *d = opendir(path);
+	int node = -1;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "node", 4) && e->d_name[4] >= '0' && e->d_name[4] <= '9')
+			node = atoi(e->d_name + 4);
+	if (d)
+		closedir(d);
+	return node;
+}
+
+/* CPUs offline when the process started (and so missing from nalloc's
+ * start-up tables) are brought online; a thread pinned on each must be
+ * homed on the managed node nearest to the CPU's node, not on node 0. */
+static int check_hotplug(void)
+{
+	int cpus[MAXN], n = 0;
+	FILE *f = fopen("/sys/devices/system/cpu/offline", "r");
+	char buf[256] = "";
+	if (f) {
+		if (!fgets(buf, sizeof buf, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	for (char *p = buf; *p && n < MAXN;) {
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		long a = strtol(p, &p, 10), b = a;
+		if (*p == '-')
+			b = strtol(p + 1, &p, 10);
+		for (long c = a; c <= b && n < MAXN; c++)
+			cpus[n++] = (int)c;
+	}
+	if (n == 0)
+		return result(0, 0, "reason=no-offline-cpu (take some offline before starting numa_place)");
+	struct worker w[MAXN];
+	memset(w, 0, sizeof w);
+	char list[256] = "";
+	size_t o = 0;
+	for (int i = 0; i < n; i++) {
+		char path[80];
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/online", cpus[i]);
+		FILE *on = fopen(path, "w");
+		int ok = on && fputs("1", on) >= 0;
+		if (on && fclose(on) != 0)
+			ok = 0;
+		if (!ok)
+			return result(0, 0, "reason=cannot-online-cpu-%d", cpus[i]);
+		int node = sysfs_cpu_node(cpus[i]), best = -1, bd = 1 << 30;
+		for (int k = 0; k < nmanaged; k++) {
+			int d = numa_distance(node, managed[k]);
+			if (d > 0 && (d < bd || (d == bd && managed[k] < best))) {
+				bd = d;
+				best = managed[k];
+			}
+		}
+		w[i].pin = -1;
+		w[i].cpu1 = cpus[i] + 1;
+		w[i].expect = best;
+		w[i].onnode = -1;
+		w[i].seed = 0x7f4a7c15ULL * (uint64_t)(i + 3);
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s%d@%d->%d", i ? "," : "", cpus[i], node, best);
+	}
+	detail("cpus brought online (cpu@node->nearest managed): %s", list);
+	double worst;
+	int ok = run_workers(w, n, &worst, "hotplug");
+	return result(ok == n, worst, "threads=%d passed=%d cpus=%s", n, ok, list);
+}
+
 /* ---------------------------------------------------------------- strictfill */
 static long long node_free_now_mb(int node)
 {
@@ -1524,6 +1615,7 @@ static const struct {
 	{"spill", check_spill},
 	{"sethome", check_sethome},
 	{"memless", check_memless},
+	{"hotplug", check_hotplug},
 	{"strictfill", check_strictfill},
 };
 
@@ -1531,7 +1623,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: numa_place [--min F] [--tolerance F] [--small-mb N] [--large N] [--seconds S]\n"
 	           "                  [--hold S] [--node N] [--verbose] CHECK\n"
-	           "CHECK: info local crossfree migrate interleave onnode membind cpunodebind strict spill\n       sethome memless strictfill\n");
+	           "CHECK: info local crossfree migrate interleave onnode membind cpunodebind strict spill\n       sethome memless hotplug strictfill\n");
 }
 
 int main(int argc, char **argv)

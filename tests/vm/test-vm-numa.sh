@@ -15,7 +15,8 @@
 #   memless    (node 2: CPUs, no memory; the shell joins a cpuset cgroup
 #              first, as on a systemd server, so that hwloc shows no node 2)
 #              memless (node 2's threads homed on node 1, the nearest),
-#              local
+#              local, hotplug (CPUs 3 and 5 offline when numa_place starts,
+#              then online: their threads homed on node 1)
 #
 # Each check prints one "RESULT check=... frac=... PASS|FAIL" line; this
 # script collects them and prints a table of the placement fractions per
@@ -77,7 +78,9 @@ plan() {
             echo "memless||mount -t cgroup2 none /sys/fs/cgroup && echo +cpuset >/sys/fs/cgroup/cgroup.subtree_control &&
                 mkdir -p /sys/fs/cgroup/t && echo \$\$ >/sys/fs/cgroup/t/cgroup.procs ||
                 echo 'numa_place: memless: no cpuset cgroup';
-                t memless numa_place memless; t local numa_place --small-mb 32 --large 16 local" ;;
+                t memless numa_place memless; t local numa_place --small-mb 32 --large 16 local;
+                echo 0 >/sys/devices/system/cpu/cpu3/online; echo 0 >/sys/devices/system/cpu/cpu5/online;
+                t hotplug numa_place --small-mb 32 --large 16 hotplug" ;;
         *) return 1 ;;
     esac
 }
@@ -89,7 +92,7 @@ expected() {
         2node-nb) echo "local-nb" ;;
         4node)    echo "local onnode crossfree interleave spill" ;;
         cpuless)  echo "local onnode interleave onnode-nodes02" ;;
-        memless)  echo "memless local" ;;
+        memless)  echo "memless local hotplug" ;;
     esac
 }
 
