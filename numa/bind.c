@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <numaif.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MASK_LONGS (1024 / (8 * sizeof(unsigned long)))
@@ -48,7 +49,9 @@ void nalloc__bind_range(void *p, size_t size, int node)
 	default:
 		return;
 	}
-	if (mbind(p, size, mode, mask, 1024, 0) != 0 && nalloc__opt.numa == NUMA_STRICT)
+	/* the system call itself: libnuma's mbind() is the same call, and
+	 * nalloc then needs nothing of libnuma but its header */
+	if (syscall(SYS_mbind, p, size, mode, mask, 1024UL, 0U) != 0 && nalloc__opt.numa == NUMA_STRICT)
 		nalloc__write_str(2, "nalloc: mbind failed: strict placement not enforced\n");
 }
 

@@ -13,6 +13,8 @@
 #include <hwloc.h>
 #include <numaif.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct nalloc_topology nalloc__topo;
 
@@ -97,7 +99,8 @@ static bool membind, restrict_list;
 static void read_policy(void)
 {
 	int mode = 0;
-	if (get_mempolicy(&mode, bindmask, MAX_OS_NODES, NULL, 0) == 0) {
+	/* the system call (what libnuma's get_mempolicy() wraps) */
+	if (syscall(SYS_get_mempolicy, &mode, bindmask, (unsigned long)MAX_OS_NODES, NULL, 0UL) == 0) {
 		mode &= 0xff;
 		membind = mode == MPOL_BIND;
 		nalloc__topo.process_interleave = mode == MPOL_INTERLEAVE;
