@@ -5,6 +5,8 @@
  * Lock order (outermost first), everywhere in the library:
  *     urcu grace period < init lock < mcache registry < mcentral < node heap
  *     < metadata (the heap's mspan pool, under the heap lock)
+ *     < numa/bind.c's room locks (per node, then the watermark lock: they
+ *       guard only file reads, and may also be taken with no lock held)
  * synchronize_rcu is only called holding none of nalloc's locks.
  * An mcache has no lock: only its owner thread touches it (stats readers
  * read its counters with relaxed loads).
