@@ -212,7 +212,7 @@ static uint64_t node_total(int64_t node)
 
 static bool sysfs_load(void)
 {
-	static unsigned long online[MAX_OS_NODES / LONGBITS], allowed[MAX_OS_NODES / LONGBITS];
+	static unsigned long allowed[MAX_OS_NODES / LONGBITS];
 	static int16_t order[MAX_OS_NODES];   /* k-th online node */
 	static int16_t idx[MAX_OS_NODES];     /* OS node -> managed index or -1 */
 	static uint64_t mem[MAX_OS_NODES];
@@ -224,14 +224,16 @@ static bool sysfs_load(void)
 		return false;
 	while (nalloc__rd_range(&r, &lo, &hi))
 		for (int64_t v = lo; v <= hi && v < MAX_OS_NODES; v++) {
-			set_bit(online, v);
+			set_bit(allowed, v); /* unless the cgroup says otherwise */
 			order[non++] = (int16_t)v;
 		}
 	nalloc__rd_close(&r);
 	if (non == 0)
 		return false;
-	if (!status_list("Mems_allowed_list:", allowed))
-		memcpy(allowed, online, sizeof allowed);
+	unsigned long cg[MAX_OS_NODES / LONGBITS];
+	memset(cg, 0, sizeof cg);
+	if (status_list("Mems_allowed_list:", cg))
+		memcpy(allowed, cg, sizeof allowed);
 	for (int k = 0; k < non; k++)
 		mem[order[k]] = node_total(order[k]);
 	int n = 0;
