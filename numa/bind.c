@@ -298,7 +298,11 @@ static int64_t node_available(int node)
  * successive growths do not all read the files; strict mode looks every
  * time (a growth is 4 MiB of future page faults: one short sysfs read per
  * growth is cheap), so memory another process took meanwhile is seen and
- * malloc returns NULL before the kernel would have to OOM-kill. */
+ * malloc returns NULL before the kernel would have to OOM-kill.  Known
+ * limit: the figures do not show memory committed but not yet touched, so
+ * growths of one node racing in several threads (or a huge block not yet
+ * written) can take more than the reading allowed; the margin absorbs a
+ * few 4 MiB growths. */
 static struct {
 	nalloc__lock_t lock;
 	uint64_t credit;    /* bytes (lock) */
