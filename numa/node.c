@@ -8,7 +8,10 @@ int nalloc__current_node(void)
 {
 	if (nalloc__g.nnodes <= 1)
 		return 0;
-	int n = nalloc__cpu_node(sched_getcpu());
+	unsigned cpu = 0, node = 0;
+	if (getcpu(&cpu, &node) != 0) /* the vDSO, like sched_getcpu */
+		return 0;
+	int n = nalloc__cpu_home((int)cpu, (int)node);
 	return n < nalloc__g.nnodes ? n : 0;
 }
 

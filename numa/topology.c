@@ -1,16 +1,22 @@
-/* numa/topology.c: the hwloc topology, loaded once at start-up into static tables.  see src/malloc.c
+/* numa/topology.c: the machine's topology (sysfs, or hwloc), loaded once at start-up into static tables.  see src/malloc.c
  *
  * The managed nodes are the NUMA nodes that have memory, that the process
- * may allocate from (hwloc's allowed nodeset: cgroup cpusets; the process
+ * may allocate from (the cgroup cpuset's nodes: Mems_allowed; the process
  * memory policy: numactl --membind), and that NALLOC_NODES lists.  Every
  * CPU gets a home: its own node when managed, else the nearest managed one
- * (a node with CPUs and no memory homes its threads there).  A managed
- * node without CPUs is reached through nalloc_malloc_onnode and interleave.
+ * by the kernel's distances (a node with CPUs and no memory homes its
+ * threads there).  A CPU the start-up table lacks is homed when a thread
+ * first runs on it (nalloc__cpu_home).  A managed node without CPUs is
+ * reached through nalloc_malloc_onnode and interleave.
  */
 #include "internal.h"
+#ifndef NALLOC_NO_HWLOC
 #include <hwloc.h>
+#endif
 #include <numaif.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct nalloc_topology nalloc__topo;
 
@@ -82,23 +88,262 @@ static void order_nearest(int n)
 	}
 }
 
+/* OS node -> home index + 1, 0 unknown: filled at start-up from sysfs, or
+ * lazily (relaxed atomics) for nodes hwloc did not show */
+static int16_t os_home[MAX_OS_NODES];
+static void hwloc_load(void);
+
+/* The process memory policy (--membind restricts, --interleave asks for
+ * interleaving unless NALLOC_NUMA says otherwise) and NALLOC_NODES. */
+static unsigned long want[MAX_OS_NODES / LONGBITS], bindmask[MAX_OS_NODES / LONGBITS];
+static bool membind, restrict_list;
+
+static void read_policy(void)
+{
+	int mode = 0;
+	/* the system call (what libnuma's get_mempolicy() wraps) */
+	if (syscall(SYS_get_mempolicy, &mode, bindmask, (unsigned long)MAX_OS_NODES, NULL, 0UL) == 0) {
+		mode &= 0xff;
+		membind = mode == MPOL_BIND;
+		nalloc__topo.process_interleave = mode == MPOL_INTERLEAVE;
+		if (mode != MPOL_BIND && mode != MPOL_INTERLEAVE)
+			memset(bindmask, 0, sizeof bindmask);
+	}
+	restrict_list = parse_nodes(nalloc__opt.nodes, want);
+}
+
+static inline void set_bit(unsigned long *mask, int64_t v)
+{
+	if (v >= 0 && v < MAX_OS_NODES)
+		mask[v / LONGBITS] |= 1UL << (v % LONGBITS);
+}
+
+/* ------------------------------------------------------------ from sysfs
+ * The kernel's own files give all nalloc needs in a few reads per node
+ * (the start-up of every preloaded program pays for it):
+ *   /sys/devices/system/node/online        the nodes
+ *   /proc/self/status Mems_allowed_list    the cgroup cpuset's nodes
+ *   /sys/devices/system/node/nodeN/meminfo MemTotal (0: no memory)
+ *   /sys/devices/system/node/nodeN/cpulist its CPUs
+ *   /sys/devices/system/node/nodeN/distance the kernel's distances, the
+ *                                          k-th to the k-th online node
+ * hwloc's Linux backend reads these same files, and some 250 more (caches,
+ * DMI, huge pages, memory attributes, /proc/cpuinfo) whatever its type
+ * filters say; it is the fallback when they are missing. */
+
+/* "Name:\tlist" of /proc/self/status into mask; false without it */
+static bool status_list(const char *name, unsigned long *mask)
+{
+	struct nalloc_rd r;
+	if (!nalloc__rd_open(&r, "/proc/self/status"))
+		return false;
+	size_t len = strlen(name), at = 0;
+	bool found = false, bol = true;
+	int c;
+	while (!found && (c = nalloc__rd_getc(&r)) >= 0) {
+		if (c == '\n') {
+			bol = true;
+			at = 0;
+			continue;
+		}
+		if (!bol)
+			continue;
+		if (at < len && c == name[at]) {
+			if (++at == len)
+				found = true;
+		} else {
+			bol = false;
+		}
+	}
+	if (found) {
+		/* the list, to the end of its line */
+		int64_t v = -1, lo = -1;
+		while ((c = nalloc__rd_getc(&r)) >= 0) {
+			if (c >= '0' && c <= '9') {
+				v = (v < 0 ? 0 : v * 10) + (c - '0');
+				if (v > MAX_OS_NODES)
+					v = MAX_OS_NODES;
+				continue;
+			}
+			if (c == '-') {
+				lo = v;
+				v = -1;
+				continue;
+			}
+			if (v >= 0)
+				for (int64_t x = lo >= 0 ? lo : v; x <= v; x++)
+					set_bit(mask, x);
+			lo = v = -1;
+			if (c == '\n')
+				break;
+		}
+	}
+	nalloc__rd_close(&r);
+	return found;
+}
+
+static char *node_path(char *buf, int64_t node, const char *file)
+{
+	memcpy(buf, "/sys/devices/system/node/node", 30);
+	char *o = nalloc__fmt_dec(buf + 29, (uint64_t)node);
+	*o++ = '/';
+	size_t l = strlen(file);
+	memcpy(o, file, l + 1);
+	return buf;
+}
+
+/* MemTotal of a node in bytes (0 when none or unknown) */
+static uint64_t node_total(int64_t node)
+{
+	char path[96], line[256];
+	struct nalloc_rd r;
+	uint64_t v = 0;
+	if (!nalloc__rd_open(&r, node_path(path, node, "meminfo")))
+		return 0;
+	while (nalloc__rd_line(&r, line, sizeof line)) {
+		char *m = strstr(line, "MemTotal:");
+		if (m) {
+			int64_t kb = nalloc__parse_num(m + 9);
+			v = kb > 0 ? (uint64_t)kb << 10 : 0;
+			break;
+		}
+	}
+	nalloc__rd_close(&r);
+	return v;
+}
+
+static bool sysfs_load(void)
+{
+	static unsigned long allowed[MAX_OS_NODES / LONGBITS];
+	static int16_t order[MAX_OS_NODES];   /* k-th online node */
+	static int16_t idx[MAX_OS_NODES];     /* OS node -> managed index or -1 */
+	static uint64_t mem[MAX_OS_NODES];
+	char path[96];
+	struct nalloc_rd r;
+	int64_t lo, hi;
+	int non = 0;
+	if (!nalloc__rd_open(&r, "/sys/devices/system/node/online"))
+		return false;
+	while (nalloc__rd_range(&r, &lo, &hi))
+		for (int64_t v = lo; v <= hi && v < MAX_OS_NODES; v++) {
+			set_bit(allowed, v); /* unless the cgroup says otherwise */
+			order[non++] = (int16_t)v;
+		}
+	nalloc__rd_close(&r);
+	if (non == 0)
+		return false;
+	unsigned long cg[MAX_OS_NODES / LONGBITS];
+	memset(cg, 0, sizeof cg);
+	if (status_list("Mems_allowed_list:", cg))
+		memcpy(allowed, cg, sizeof allowed);
+	for (int k = 0; k < non; k++)
+		mem[order[k]] = node_total(order[k]);
+	int n = 0;
+	for (int pass = 0; pass < 2 && n == 0; pass++) {
+		/* pass 1 ignores NALLOC_NODES if it named no usable node */
+		for (int k = 0; k < non; k++) {
+			int os = order[k];
+			idx[os] = -1;
+			if (n >= NALLOC_MAX_NODES || mem[os] == 0 || !bit(allowed, (unsigned)os))
+				continue;
+			if (membind && !bit(bindmask, (unsigned)os))
+				continue;
+			if (pass == 0 && restrict_list && !bit(want, (unsigned)os))
+				continue;
+			idx[os] = (int16_t)n;
+			nalloc__topo.os_node[n] = os;
+			nalloc__topo.node_memory[n] = mem[os];
+			n++;
+		}
+		if (n == 0 && pass == 0 && restrict_list)
+			nalloc__write_str(2, "nalloc: NALLOC_NODES names no usable node: using all\n");
+	}
+	if (n == 0)
+		return false;
+	nalloc__topo.nnodes = n;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			nalloc__topo.distance[i][j] = i == j ? 10 : 20;
+
+	/* each node's distances; each CPU's home: its node if managed, else
+	 * the nearest managed one */
+	int maxcpu = -1;
+	for (int k = 0; k < non; k++) {
+		int os = order[k], home = idx[os];
+		int64_t best = INT64_MAX;
+		if (nalloc__rd_open(&r, node_path(path, os, "distance"))) {
+			for (int l = 0; l < non; l++) {
+				int sep;
+				int64_t d = nalloc__rd_num(&r, &sep);
+				if (d < 0)
+					break;
+				int j = idx[order[l]];
+				if (j < 0)
+					continue;
+				if (home >= 0 && idx[os] >= 0)
+					nalloc__topo.distance[idx[os]][j] = (uint16_t)(d > 65535 ? 65535 : d);
+				if (idx[os] < 0 && d < best) {
+					best = d;
+					home = j;
+				}
+			}
+			nalloc__rd_close(&r);
+		}
+		if (home < 0)
+			continue;
+		if (os < MAX_OS_NODES)
+			os_home[os] = (int16_t)(home + 1);
+		if (!nalloc__rd_open(&r, node_path(path, os, "cpulist")))
+			continue;
+		while (nalloc__rd_range(&r, &lo, &hi))
+			for (int64_t cpu = lo; cpu <= hi && cpu < MAX_CPUS; cpu++)
+				if (nalloc__topo.cpu_node[cpu] < 0) {
+					nalloc__topo.cpu_node[cpu] = (int16_t)home;
+					nalloc__topo.node_ncpus[home]++;
+					if ((int)cpu > maxcpu)
+						maxcpu = (int)cpu;
+				}
+		nalloc__rd_close(&r);
+	}
+	order_nearest(n);
+	nalloc__topo.ncpus = maxcpu + 1;
+	nalloc__topo.source = 2;
+	return true;
+}
+
 /* Called once, by init, before any heap exists: every malloc hwloc makes is
  * served from the bootstrap region. */
 void nalloc__topology_load(void)
 {
-	static unsigned long want[MAX_OS_NODES / LONGBITS], bindmask[MAX_OS_NODES / LONGBITS];
-	hwloc_topology_t t;
 	for (int i = 0; i < MAX_CPUS; i++)
 		nalloc__topo.cpu_node[i] = -1;
+	read_policy();
+	if (sysfs_load())
+		return;
+	hwloc_load();
+}
+
+/* ------------------------------------------------------------ from hwloc
+ * Only where sysfs has no node files.  Built with -DNALLOC_NO_HWLOC (and
+ * without -lhwloc, which a preloaded program otherwise pays for: some 37
+ * system calls and 0.2 ms at every start) such a machine is one node. */
+#ifdef NALLOC_NO_HWLOC
+static void hwloc_load(void)
+{
+	single_node();
+}
+#else
+static void hwloc_load(void)
+{
+	hwloc_topology_t t;
 	if (hwloc_topology_init(&t) != 0) {
 		single_node();
 		return;
 	}
-	/* only PUs and NUMA nodes matter: keep the load cheap, and never let
-	 * hwloc move our thread to probe CPUs */
-	hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
-	hwloc_topology_set_cache_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
-	hwloc_topology_set_icache_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+	/* only PUs and NUMA nodes matter (hwloc keeps those whatever the
+	 * filter): no caches, no I/O; and never let hwloc move our thread to
+	 * probe CPUs */
+	hwloc_topology_set_all_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
 	hwloc_topology_set_flags(t, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM |
 	                                HWLOC_TOPOLOGY_FLAG_DONT_CHANGE_BINDING);
 	if (hwloc_topology_load(t) != 0) {
@@ -106,18 +351,6 @@ void nalloc__topology_load(void)
 		single_node();
 		return;
 	}
-	/* the process memory policy: --membind restricts, --interleave asks
-	 * for interleaving (unless NALLOC_NUMA says otherwise) */
-	int mode = 0;
-	bool membind = false;
-	if (get_mempolicy(&mode, bindmask, MAX_OS_NODES, NULL, 0) == 0) {
-		mode &= 0xff;
-		membind = mode == MPOL_BIND;
-		nalloc__topo.process_interleave = mode == MPOL_INTERLEAVE;
-		if (mode != MPOL_BIND && mode != MPOL_INTERLEAVE)
-			memset(bindmask, 0, sizeof bindmask);
-	}
-	bool restrict_list = parse_nodes(nalloc__opt.nodes, want);
 	hwloc_const_nodeset_t allowed = hwloc_topology_get_allowed_nodeset(t);
 
 	int nall = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
@@ -216,13 +449,99 @@ void nalloc__topology_load(void)
 	hwloc_topology_destroy(t);
 }
 
-/* home index of an OS cpu (0 for an unknown one) */
+#endif /* NALLOC_NO_HWLOC */
+
+/* ------------------------------------------------------------ lazy homes
+ * A CPU the start-up table does not place (its node has no memory, so
+ * hwloc has no NUMA object for it; it was hot-plugged; it is beyond the
+ * table) is homed when a thread first runs on it: the kernel says which
+ * node the CPU is on (getcpu), and that node's row of kernel distances
+ * (/sys/devices/system/node/nodeN/distance, whose k-th number is the
+ * distance to the k-th node of .../node/online) gives the nearest managed
+ * node, as the kernel's own fallback order would.  The answer is cached per
+ * OS node and per CPU (relaxed atomics: racing threads write the same
+ * value).  No malloc: plain reads of short sysfs files (numa/sysfs.c). */
+
+/* The managed index nearest to OS node os by the kernel's distances; -1
+ * if sysfs does not say. */
+static int nearest_managed(int os)
+{
+	char path[80] = "/sys/devices/system/node/node";
+	char *o = nalloc__fmt_dec(path + strlen(path), (uint64_t)os);
+	memcpy(o, "/distance", 10);
+	struct nalloc_rd online, dist;
+	if (!nalloc__rd_open(&dist, path))
+		return -1;
+	if (!nalloc__rd_open(&online, "/sys/devices/system/node/online")) {
+		nalloc__rd_close(&dist);
+		return -1;
+	}
+	int best = -1;
+	int64_t bestd = INT64_MAX, lo, hi;
+	bool done = false;
+	while (!done && nalloc__rd_range(&online, &lo, &hi)) {
+		for (int64_t n = lo; n <= hi; n++) {
+			int sep;
+			int64_t d = nalloc__rd_num(&dist, &sep);
+			if (d < 0) {
+				done = true;
+				break;
+			}
+			int k = n < MAX_OS_NODES ? nalloc__node_index((int)n) : -1;
+			if (k >= 0 && d < bestd) {
+				bestd = d;
+				best = k;
+			}
+		}
+	}
+	nalloc__rd_close(&online);
+	nalloc__rd_close(&dist);
+	return best;
+}
+
+/* home index of OS node os (a managed node is its own home); -1 unknown */
+static int os_node_home(int os)
+{
+	if (os < 0 || os >= MAX_OS_NODES)
+		return -1;
+	int h = LOAD_RELAXED(&os_home[os]);
+	if (h > 0)
+		return h - 1;
+	h = nalloc__node_index(os);
+	if (h < 0)
+		h = nearest_managed(os);
+	if (h >= 0)
+		STORE_RELAXED(&os_home[os], (int16_t)(h + 1));
+	return h;
+}
+
+/* home index of OS cpu running on OS node os_node (from getcpu; -1 when
+ * unknown): the start-up table, else looked up and cached (0 when nothing
+ * says) */
+int nalloc__cpu_home(int cpu, int os_node)
+{
+	if (cpu >= 0 && cpu < MAX_CPUS) {
+		int n = LOAD_RELAXED(&nalloc__topo.cpu_node[cpu]);
+		if (n >= 0)
+			return n;
+	}
+	int h = os_node_home(os_node);
+	if (h < 0)
+		return 0;
+	if (cpu >= 0 && cpu < MAX_CPUS)
+		STORE_RELAXED(&nalloc__topo.cpu_node[cpu], (int16_t)h);
+	return h;
+}
+
+/* home index of an OS cpu (0 for one nothing knows) */
 int nalloc__cpu_node(int cpu)
 {
-	if (cpu < 0 || cpu >= nalloc__topo.ncpus)
-		return 0;
-	int n = nalloc__topo.cpu_node[cpu];
-	return n < 0 ? 0 : n;
+	if (cpu >= 0 && cpu < MAX_CPUS) {
+		int n = LOAD_RELAXED(&nalloc__topo.cpu_node[cpu]);
+		if (n >= 0)
+			return n;
+	}
+	return 0;
 }
 
 int nalloc__node_index(int os_node)

@@ -5,6 +5,8 @@
  * Lock order (outermost first), everywhere in the library:
  *     init lock < mcache registry < mcentral < node heap
  *     < metadata (the heap's mspan pool, under the heap lock)
+ *     < numa/bind.c's room locks (per node, then the watermark lock: they
+ *       guard only file reads, and may also be taken with no lock held)
  * No path waits for a grace period: read-side sections and reclamation are
  * lock-free (epoch.c).
  * An mcache has no lock: only its owner thread touches it (stats readers
@@ -472,21 +474,38 @@ struct nalloc_topology {
 	int os_node[NALLOC_MAX_NODES];   /* our index -> OS node number */
 	int ncpus;                       /* size of cpu_node */
 	int16_t cpu_node[MAX_CPUS];      /* OS cpu -> home index (nearest
-	                                    managed node to the cpu's node) */
+	                                    managed node to the cpu's node);
+	                                    -1 filled lazily (atomic) */
 	uint16_t distance[NALLOC_MAX_NODES][NALLOC_MAX_NODES]; /* by index */
 	int8_t nearest[NALLOC_MAX_NODES][NALLOC_MAX_NODES];  /* by distance */
 	uint64_t node_memory[NALLOC_MAX_NODES]; /* bytes */
 	uint32_t node_ncpus[NALLOC_MAX_NODES];  /* cpus whose home it is */
 	int process_interleave;          /* process policy is MPOL_INTERLEAVE */
-	int source;                      /* 1: hwloc, 0: fallback single node */
+	int source;                      /* 2: sysfs, 1: hwloc, 0: fallback single node */
 };
 extern NALLOC_HIDDEN struct nalloc_topology nalloc__topo;
 NALLOC_HIDDEN void nalloc__topology_load(void);
 NALLOC_HIDDEN int nalloc__cpu_node(int cpu);
+/* home of a cpu on an OS node (getcpu): placed lazily when the table has
+ * none (memory-less node, hot-plugged, beyond MAX_CPUS); cpu_node entries
+ * are then written once, atomically */
+NALLOC_HIDDEN int nalloc__cpu_home(int cpu, int os_node);
 NALLOC_HIDDEN int nalloc__node_index(int os_node); /* -1 if unmanaged */
 /* bind.c */
 NALLOC_HIDDEN void nalloc__bind_range(void *p, size_t size, int node);
 NALLOC_HIDDEN bool nalloc__node_has_room(int node, size_t bytes);
+/* sysfs.c: /proc and /sys files of any length, read without malloc */
+struct nalloc_rd {
+	int fd, pos, len;
+	char buf[4096];
+};
+NALLOC_HIDDEN bool nalloc__rd_open(struct nalloc_rd *r, const char *path);
+NALLOC_HIDDEN void nalloc__rd_close(struct nalloc_rd *r);
+NALLOC_HIDDEN int nalloc__rd_getc(struct nalloc_rd *r);
+NALLOC_HIDDEN bool nalloc__rd_line(struct nalloc_rd *r, char *line, size_t cap);
+NALLOC_HIDDEN int64_t nalloc__rd_num(struct nalloc_rd *r, int *sep);
+NALLOC_HIDDEN bool nalloc__rd_range(struct nalloc_rd *r, int64_t *lo, int64_t *hi);
+NALLOC_HIDDEN int64_t nalloc__parse_num(const char *s);
 /* node.c: which node heap a thread is homed on */
 NALLOC_HIDDEN int nalloc__current_node(void);
 NALLOC_HIDDEN void nalloc__mcache_check_home(struct mcache *c);

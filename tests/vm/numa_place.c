@@ -41,12 +41,26 @@
  *   sethome      nalloc_thread_set_home(B) on node A's CPUs: allocations on
  *                B, still after the thread moves; an unmanaged node gives
  *                -1/EINVAL; set_home(-1) re-homes it on A (bounded).
+ *   memless      a thread pinned on the CPUs of each node that has CPUs
+ *                and no memory (layout memless): homed on the managed node
+ *                nearest to it by numa_distance, >= --min of its pages there
+ *   hotplug      the CPUs offline when numa_place started (so missing from
+ *                nalloc's start-up tables) are brought online; a thread
+ *                pinned on each is homed on the managed node nearest to the
+ *                CPU's node, >= --min of its pages there (run as root)
+ *   strictfill   (NALLOC_NUMA=strict) a child allocates one 4 MiB block on
+ *                node B (the last managed node) with nalloc_malloc_onnode,
+ *                then another process (oom_score_adj -1000) fills B until
+ *                less than --free-mb (48) MiB is free, then the child goes
+ *                on allocating 4 MiB blocks on B: it must get NULL/ENOMEM
+ *                (within the room that was left), not be OOM-killed, and
+ *                the filler must survive too.
  *
  * Options: --min FRAC (0.99), --tolerance FRAC (0.10), --small-mb N (64),
  *   --large N (32 blocks of 1 MiB), --seconds S (2, crossfree), --hold S
  *   (0: keep re-touching the memory S seconds before measuring, for NUMA
  *   balancing), --node N (membind/cpunodebind: the expected node, default 1),
- *   --verbose.
+ *   --free-mb N (strictfill: MiB the filler leaves free, 48), --verbose.
  *
  * Output: detail lines "numa_place: ..." and exactly one summary line
  *   RESULT check=NAME layout=L policy=P frac=F min=M PASS|FAIL [key=value...]
@@ -56,6 +70,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <numa.h>
@@ -69,6 +84,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,6 +103,7 @@ static double opt_seconds = 2.0;
 static double opt_hold = 0.0;
 static int opt_node = 1;
 static int opt_verbose = 0;
+static long opt_free_mb = 48;
 static long pagesz;
 static const char *check_name = "?";
 
@@ -526,6 +543,7 @@ struct worker {
 	int pin;          /* node to pin to, or -1 */
 	int expect;       /* node the memory and home should be on */
 	int onnode;       /* nalloc_malloc_onnode node or -1 */
+	int cpu1;         /* pin to this one CPU + 1 instead (0: no) */
 	uint64_t seed;
 	/* results */
 	int pinned_ok, ran_on, home;
@@ -537,6 +555,14 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	w->pinned_ok = w->pin < 0 ? 1 : pin_self(w->pin) == 0;
+	if (w->cpu1) {
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(w->cpu1 - 1, &one);
+		w->pinned_ok = sched_setaffinity(0, sizeof one, &one) == 0;
+		sched_yield();
+		w->pinned_ok = w->pinned_ok && sched_getcpu() == w->cpu1 - 1;
+	}
 	w->ran_on = cur_node();
 	objs_alloc(&w->o, opt_small_mb << 20, opt_large, w->onnode, w->seed);
 	objs_hold(&w->o);
@@ -1337,6 +1363,241 @@ static int check_spill(void)
 	return in_child(spill_child);
 }
 
+/* ---------------------------------------------------------------- memless */
+/* CPU nodes without memory: their threads belong on the nearest node with
+ * memory (the kernel's own fallback order), not on node 0. */
+static int check_memless(void)
+{
+	int nodes[MAXN], n = 0, maxn = numa_max_node();
+	for (int node = 0; node <= maxn && node < MAXN; node++)
+		if (node_ncpus[node] > 0 && !is_managed(node) && numa_node_size64(node, NULL) <= 0)
+			nodes[n++] = node;
+	if (n == 0)
+		return result(0, 0, "reason=no-cpu-node-without-memory");
+	struct worker w[MAXN];
+	memset(w, 0, sizeof w);
+	char list[256] = "";
+	size_t o = 0;
+	for (int i = 0; i < n; i++) {
+		int best = -1, bd = 1 << 30;
+		for (int k = 0; k < nmanaged; k++) {
+			int d = numa_distance(nodes[i], managed[k]);
+			if (d > 0 && (d < bd || (d == bd && managed[k] < best))) {
+				bd = d;
+				best = managed[k];
+			}
+		}
+		w[i].pin = nodes[i];
+		w[i].expect = best;
+		w[i].onnode = -1;
+		w[i].seed = 0x51ed27ULL * (uint64_t)(i + 1);
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s%d->%d(d=%d)", i ? "," : "", nodes[i], best, bd);
+	}
+	detail("cpu nodes without memory and their nearest managed node: %s", list);
+	double worst;
+	int ok = run_workers(w, n, &worst, "memless");
+	return result(ok == n, worst, "threads=%d passed=%d nearest=%s", n, ok, list);
+}
+
+/* ---------------------------------------------------------------- hotplug */
+/* the node of an OS cpu from sysfs (its cpuN/nodeM entry), -1 if none */
+static int sysfs_cpu_node(int cpu)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d", cpu);
+	DIR *d = opendir(path);
+	int node = -1;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "node", 4) && e->d_name[4] >= '0' && e->d_name[4] <= '9')
+			node = atoi(e->d_name + 4);
+	if (d)
+		closedir(d);
+	return node;
+}
+
+/* CPUs offline when the process started (and so missing from nalloc's
+ * start-up tables) are brought online; a thread pinned on each must be
+ * homed on the managed node nearest to the CPU's node, not on node 0. */
+static int check_hotplug(void)
+{
+	int cpus[MAXN], n = 0;
+	FILE *f = fopen("/sys/devices/system/cpu/offline", "r");
+	char buf[256] = "";
+	if (f) {
+		if (!fgets(buf, sizeof buf, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	for (char *p = buf; *p && n < MAXN;) {
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		long a = strtol(p, &p, 10), b = a;
+		if (*p == '-')
+			b = strtol(p + 1, &p, 10);
+		for (long c = a; c <= b && n < MAXN; c++)
+			cpus[n++] = (int)c;
+	}
+	if (n == 0)
+		return result(0, 0, "reason=no-offline-cpu (take some offline before starting numa_place)");
+	struct worker w[MAXN];
+	memset(w, 0, sizeof w);
+	char list[256] = "";
+	size_t o = 0;
+	for (int i = 0; i < n; i++) {
+		char path[80];
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/online", cpus[i]);
+		FILE *on = fopen(path, "w");
+		int ok = on && fputs("1", on) >= 0;
+		if (on && fclose(on) != 0)
+			ok = 0;
+		if (!ok)
+			return result(0, 0, "reason=cannot-online-cpu-%d", cpus[i]);
+		int node = sysfs_cpu_node(cpus[i]), best = -1, bd = 1 << 30;
+		for (int k = 0; k < nmanaged; k++) {
+			int d = numa_distance(node, managed[k]);
+			if (d > 0 && (d < bd || (d == bd && managed[k] < best))) {
+				bd = d;
+				best = managed[k];
+			}
+		}
+		w[i].pin = -1;
+		w[i].cpu1 = cpus[i] + 1;
+		w[i].expect = best;
+		w[i].onnode = -1;
+		w[i].seed = 0x7f4a7c15ULL * (uint64_t)(i + 3);
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s%d@%d->%d", i ? "," : "", cpus[i], node, best);
+	}
+	detail("cpus brought online (cpu@node->nearest managed): %s", list);
+	double worst;
+	int ok = run_workers(w, n, &worst, "hotplug");
+	return result(ok == n, worst, "threads=%d passed=%d cpus=%s", n, ok, list);
+}
+
+/* ---------------------------------------------------------------- strictfill */
+static long long node_free_now_mb(int node)
+{
+	long long fr = 0;
+	if (numa_node_size64(node, &fr) < 0)
+		return -1;
+	return fr >> 20;
+}
+
+/* the filler: bind a mapping to node, touch it until less than free_mb is
+ * free there, say so on fd, then hold it until killed */
+static void filler(int node, int fd)
+{
+	FILE *f = fopen("/proc/self/oom_score_adj", "w");
+	if (f) {
+		fputs("-1000", f);
+		fclose(f);
+	}
+	size_t size = (size_t)numa_node_size64(node, NULL);
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	unsigned long mask[16] = {0};
+	mask[node / (8 * sizeof(unsigned long))] |= 1UL << (node % (8 * sizeof(unsigned long)));
+	if (p == MAP_FAILED || mbind(p, size, MPOL_BIND, mask, 1024, 0) != 0) {
+		(void)!write(fd, "e", 1);
+		_exit(1);
+	}
+	size_t done = 0;
+	while (done + BLOCK <= size && node_free_now_mb(node) > opt_free_mb) {
+		memset(p + done, 5, BLOCK);
+		done += BLOCK;
+	}
+	printf("numa_place: %s: filler took %zu MiB of node %d, %lld MiB free there now\n", check_name, done >> 20,
+	       node, node_free_now_mb(node));
+	fflush(stdout);
+	(void)!write(fd, "f", 1);
+	for (;;)
+		pause();
+}
+
+static int check_strictfill(void)
+{
+	if (strcmp(policy(), "strict") != 0)
+		detail("warning: NALLOC_NUMA is '%s', not strict", policy());
+	if (nmanaged < 1)
+		return result(0, 0, "reason=no-managed-node");
+	int B = managed[nmanaged - 1];
+	int go[2], ready[2], filled[2];
+	if (pipe(go) || pipe(ready) || pipe(filled))
+		die("pipe");
+	fflush(stdout);
+	pid_t c = fork();
+	if (c < 0)
+		die("fork");
+	if (c == 0) {
+		/* the nalloc process: one block (the room check runs), wait,
+		 * then blocks until NULL */
+		char *first = nalloc_malloc_onnode(BLOCK, B);
+		if (first)
+			memset(first, 1, BLOCK);
+		(void)!write(ready[1], first ? "r" : "n", 1);
+		char x;
+		if (read(go[0], &x, 1) != 1)
+			_exit(4);
+		size_t limit = (size_t)numa_node_size64(B, NULL) * 2, got = 0;
+		int err = 0;
+		while (got < limit) {
+			errno = 0;
+			char *p = nalloc_malloc_onnode(BLOCK, B);
+			if (!p) {
+				err = errno;
+				break;
+			}
+			memset(p, 7, BLOCK);
+			got += BLOCK;
+		}
+		printf("numa_place: %s: child: then malloc_onnode(4 MiB, %d) x %zu = %zu MiB, then %s (errno %d %s), "
+		       "%lld MiB free on the node\n",
+		       check_name, B, got / BLOCK, got >> 20, got < limit ? "NULL" : "no NULL", err, strerror(err),
+		       node_free_now_mb(B));
+		fflush(stdout);
+		_exit(err == ENOMEM ? 0 : 3);
+	}
+	char x = 0;
+	if (read(ready[0], &x, 1) != 1 || x != 'r') {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		return result(0, 0, "reason=first-block-failed");
+	}
+	long long free0 = node_free_now_mb(B);
+	pid_t f = fork();
+	if (f < 0)
+		die("fork");
+	if (f == 0)
+		filler(B, filled[1]);
+	if (read(filled[0], &x, 1) != 1 || x != 'f') {
+		kill(c, SIGKILL);
+		kill(f, SIGKILL);
+		waitpid(c, NULL, 0);
+		waitpid(f, NULL, 0);
+		return result(0, 0, "reason=filler-failed");
+	}
+	long long free1 = node_free_now_mb(B);
+	(void)!write(go[1], "g", 1);
+	int st;
+	while (waitpid(c, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
+	int fst = 0;
+	pid_t fr = waitpid(f, &fst, WNOHANG);
+	int filler_alive = fr == 0;
+	kill(f, SIGKILL);
+	waitpid(f, NULL, 0);
+	int killed = WIFSIGNALED(st), code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	detail("node %d: %lld MiB free before the filler, %lld MiB after; child %s %d; filler %s", B, free0, free1,
+	       killed ? "killed by signal" : "exited", killed ? WTERMSIG(st) : code,
+	       filler_alive ? "alive" : "dead (OOM-killed?)");
+	int pass = !killed && code == 0 && filler_alive;
+	return result(pass, pass ? 1.0 : 0.0, "node=%d free_before_mb=%lld free_after_fill_mb=%lld child=%s%d filler=%s",
+	              B, free0, free1, killed ? "signal" : "exit", killed ? WTERMSIG(st) : code,
+	              filler_alive ? "alive" : "dead");
+}
+
 /* ---------------------------------------------------------------- main */
 static const struct {
 	const char *name;
@@ -1353,13 +1614,16 @@ static const struct {
 	{"strict", check_strict},
 	{"spill", check_spill},
 	{"sethome", check_sethome},
+	{"memless", check_memless},
+	{"hotplug", check_hotplug},
+	{"strictfill", check_strictfill},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: numa_place [--min F] [--tolerance F] [--small-mb N] [--large N] [--seconds S]\n"
 	           "                  [--hold S] [--node N] [--verbose] CHECK\n"
-	           "CHECK: info local crossfree migrate interleave onnode membind cpunodebind strict spill\n       sethome\n");
+	           "CHECK: info local crossfree migrate interleave onnode membind cpunodebind strict spill\n       sethome memless hotplug strictfill\n");
 }
 
 int main(int argc, char **argv)
@@ -1369,11 +1633,12 @@ int main(int argc, char **argv)
 		{"small-mb", required_argument, NULL, 's'}, {"large", required_argument, NULL, 'l'},
 		{"seconds", required_argument, NULL, 'S'},  {"hold", required_argument, NULL, 'H'},
 		{"node", required_argument, NULL, 'n'},     {"verbose", no_argument, NULL, 'v'},
+		{"free-mb", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	int c;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "m:t:s:l:S:H:n:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:t:s:l:S:H:n:F:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': opt_min = atof(optarg); break;
 		case 't': opt_tol = atof(optarg); break;
@@ -1383,6 +1648,7 @@ int main(int argc, char **argv)
 		case 'H': opt_hold = atof(optarg); break;
 		case 'n': opt_node = atoi(optarg); break;
 		case 'v': opt_verbose = 1; break;
+		case 'F': opt_free_mb = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

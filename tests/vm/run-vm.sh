@@ -9,12 +9,15 @@
 # and stderr (merged) are streamed to this script's stdout as they come.
 #
 # Options:
-#   --layout L       1node | 2node | 4node | cpuless | 8node   (default 2node)
+#   --layout L       1node | 2node | 4node | cpuless | memless | 8node   (default 2node)
 #                      1node    2 cpus, 1 node (a control run)
 #                      2node    2 sockets x 2 cpus, nodes 0-1, 2 x 512M, distance 20
 #                      4node    4 x 1 cpu, 4 x 256M, ring: 20 next, 30 opposite
 #                      cpuless  nodes 0,1 with 2 cpus + 512M each, node 2 memory
 #                               only (256M); distances 0-1 20, to node 2: 30
+#                      memless  nodes 0,1 with 2 cpus + 512M each, node 2 with 2
+#                               cpus and no memory; distances 0-1 20, 1-2 20,
+#                               0-2 40 (node 1 is nearest to node 2)
 #                      8node    8 x 1 cpu, 8 x 256M, ring: 10 + 10 x hops (20..50)
 #   --node-mem SIZE  memory per node instead of the layout's (e.g. 384M)
 #   --files 'F...'   files to put in the VM (repeatable). Each lands at its own
@@ -105,9 +108,11 @@ case $layout in
              dists=$(ring_dists 4) ;;
     cpuless) smp="4,sockets=2,cores=2,threads=1"; node_cpus=(0-1 2-3 ""); mem=(512M 512M 256M)
              dists="0-1:20 0-2:30 1-2:30" ;;
+    memless) smp="6,sockets=3,cores=2,threads=1"; node_cpus=(0-1 2-3 4-5); mem=(512M 512M 0)
+             dists="0-1:20 0-2:40 1-2:20" ;;
     8node)   smp="8,sockets=8,cores=1,threads=1"; node_cpus=(0 1 2 3 4 5 6 7)
              mem=(256M 256M 256M 256M 256M 256M 256M 256M); dists=$(ring_dists 8) ;;
-    *) die "unknown layout '$layout' (1node 2node 4node cpuless 8node)" ;;
+    *) die "unknown layout '$layout' (1node 2node 4node cpuless memless 8node)" ;;
 esac
 to_mb() {
     case $1 in
@@ -120,6 +125,10 @@ to_mb() {
 total_mb=0
 numa_args=()
 for i in "${!mem[@]}"; do
+    if [ "${mem[$i]}" = 0 ]; then       # a node with CPUs and no memory
+        numa_args+=(-numa "node,nodeid=$i,cpus=${node_cpus[$i]}")
+        continue
+    fi
     [ -n "$node_mem" ] && mem[$i]=$node_mem
     mb=$(to_mb "${mem[$i]}") || exit 125
     total_mb=$((total_mb + mb))

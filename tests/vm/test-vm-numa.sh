@@ -4,13 +4,19 @@
 # checks in them, several checks per boot:
 #
 #   2node      local crossfree migrate sethome onnode membind cpunodebind
-#              interleave strict
+#              interleave strict strictfill (another process fills the node
+#              a strict-mode process allocates on: NULL/ENOMEM, no OOM kill)
 #   2node-nb   local with automatic NUMA balancing on (pass at >= 95%)
 #   4node      local onnode (ring distances) crossfree interleave spill
 #              (local mode falls back to the nearest node)
 #   cpuless    local (threads on the CPU nodes), onnode (the memory-only
 #              node too), interleave (over the 3 nodes), onnode with
 #              NALLOC_NODES=0,2
+#   memless    (node 2: CPUs, no memory; the shell joins a cpuset cgroup
+#              first, as on a systemd server, so that hwloc shows no node 2)
+#              memless (node 2's threads homed on node 1, the nearest),
+#              local, hotplug (CPUs 3 and 5 offline when numa_place starts,
+#              then online: their threads homed on node 1)
 #
 # Each check prints one "RESULT check=... frac=... PASS|FAIL" line; this
 # script collects them and prints a table of the placement fractions per
@@ -18,7 +24,7 @@
 #
 # Exit: 0 pass, 77 skip (NALLOC_VM_SKIP=1, or the harness cannot be
 # installed outside CI), 1 fail.
-# Knobs: NALLOC_VM_NUMA_RUNS="2node 2node-nb 4node cpuless" picks the boots;
+# Knobs: NALLOC_VM_NUMA_RUNS="2node 2node-nb 4node cpuless memless" picks the boots;
 #   NALLOC_VM_TIMEOUT (per boot, default 300).
 # Output of each boot: $top_builddir/tests/vm/numa-<run>.out, console log
 # numa-<run>.console.log.
@@ -52,7 +58,8 @@ plan() {
                 t membind numactl --membind=1 numa_place --node 1 --small-mb 16 --large 16 membind;
                 t cpunodebind numactl --cpunodebind=1 numa_place --node 1 --small-mb 16 --large 16 cpunodebind;
                 t interleave env NALLOC_NUMA=interleave numa_place interleave;
-                t strict env NALLOC_NUMA=strict numa_place strict" ;;
+                t strict env NALLOC_NUMA=strict numa_place strict;
+                t strictfill env NALLOC_NUMA=strict numa_place strictfill" ;;
         2node-nb)
             echo "2node|--numa-balancing on|cat /proc/sys/kernel/numa_balancing;
                 t local-nb numa_place --min 0.95 --hold 4 --small-mb 32 --large 16 local" ;;
@@ -67,6 +74,13 @@ plan() {
                 t onnode numa_place --small-mb 16 --large 16 onnode;
                 t interleave env NALLOC_NUMA=interleave numa_place interleave;
                 t onnode-nodes02 env NALLOC_NODES=0,2 numa_place --small-mb 8 --large 8 onnode" ;;
+        memless)
+            echo "memless||mount -t cgroup2 none /sys/fs/cgroup && echo +cpuset >/sys/fs/cgroup/cgroup.subtree_control &&
+                mkdir -p /sys/fs/cgroup/t && echo \$\$ >/sys/fs/cgroup/t/cgroup.procs ||
+                echo 'numa_place: memless: no cpuset cgroup';
+                t memless numa_place memless; t local numa_place --small-mb 32 --large 16 local;
+                echo 0 >/sys/devices/system/cpu/cpu3/online; echo 0 >/sys/devices/system/cpu/cpu5/online;
+                t hotplug numa_place --small-mb 32 --large 16 hotplug" ;;
         *) return 1 ;;
     esac
 }
@@ -74,10 +88,11 @@ plan() {
 # the checks each run must report (a missing one is a failure)
 expected() {
     case $1 in
-        2node)    echo "local crossfree migrate sethome onnode membind cpunodebind interleave strict" ;;
+        2node)    echo "local crossfree migrate sethome onnode membind cpunodebind interleave strict strictfill" ;;
         2node-nb) echo "local-nb" ;;
         4node)    echo "local onnode crossfree interleave spill" ;;
         cpuless)  echo "local onnode interleave onnode-nodes02" ;;
+        memless)  echo "memless local hotplug" ;;
     esac
 }
 
@@ -85,7 +100,7 @@ mkdir -p "$top_builddir/tests/vm"
 table=$top_builddir/tests/vm/numa-table.out
 : >"$table"
 failed=0 passed=0
-for run in ${NALLOC_VM_NUMA_RUNS:-2node 2node-nb 4node cpuless}; do
+for run in ${NALLOC_VM_NUMA_RUNS:-2node 2node-nb 4node cpuless memless}; do
     if ! p=$(plan "$run"); then
         echo "FAIL: unknown run $run"; failed=$((failed + 1)); continue
     fi
