@@ -13,7 +13,8 @@
  *     M_MMAP_MAX, M_MXFAST, M_PERTURB, M_ARENA_TEST and an unknown
  *     parameter return 0; M_CHECK_ACTION returns 1 and is honoured (1: a
  *     double free is reported and the program goes on; 3: it aborts).
- * With "dump DIR": allocates known amounts and writes, at rest, DIR/stats.json
+ * With "dump DIR": allocates known amounts (and 100 KB on each node) and
+ * writes, at rest, DIR/stats.json
  * (nalloc_stats_print JSON), DIR/info.xml (malloc_info), DIR/mallinfo.txt
  * (mallinfo2 fields, name=value) and malloc_stats() on stderr, for
  * tests/test_introspect.sh to compare.
@@ -217,6 +218,11 @@ static int dump(const char *dir)
 	FILE *xml = open_unbuffered_alloc(dir, "info.xml", b2, sizeof b2);
 	FILE *mi = open_unbuffered_alloc(dir, "mallinfo.txt", b3, sizeof b3);
 	alloc_known();
+	/* 100 KB on every node, so that each <heap> has figures of its own */
+	void *onnode[NALLOC_MAX_NODES] = {0};
+	int nn = nalloc_num_nodes();
+	for (int i = 0; i < nn && i < NALLOC_MAX_NODES; i++)
+		onnode[i] = nalloc_malloc_onnode(100000, nalloc_node_id(i));
 	nalloc_stats_print(js, NALLOC_STATS_JSON);
 	malloc_info(0, xml);
 	struct mallinfo2 m = mallinfo2();
@@ -229,6 +235,8 @@ static int dump(const char *dir)
 	fclose(js);
 	fclose(xml);
 	fclose(mi);
+	for (int i = 0; i < nn && i < NALLOC_MAX_NODES; i++)
+		free(onnode[i]);
 	free_known();
 	return 0;
 }

@@ -39,6 +39,7 @@ for i, (h, n) in enumerate(zip(heaps, nodes)):
     for tag, typ in (("system", "max"), ("aspace", "total"), ("aspace", "mprotect")):
         check(sizes(h, tag, typ) == n["mapped_bytes"], "heap %d %s %s != mapped_bytes %d" % (i, tag, typ, n["mapped_bytes"]))
     check(sizes(h, "total", "fast") == 0, "heap %d fast != 0" % i)
+    check(n["in_use_bytes"] >= 100000, "node %d in_use_bytes %d: the dump allocated 100 KB there" % (n["node"], n["in_use_bytes"]))
 
 committed = sum(n["committed_bytes"] for n in nodes)
 in_use = sum(n["in_use_bytes"] for n in nodes)
