@@ -615,7 +615,7 @@ API int posix_memalign(void **out, size_t align, size_t size)
 }
 
 /* An alignment that is not a power of two (0 included) is NULL + EINVAL,
- * as in glibc >= 2.38, jemalloc and mimalloc (glibc 2.36 rounds it up like
+ * as in glibc >= 2.38 (glibc 2.36 rounds it up like
  * memalign).  The size need not be a multiple of the alignment. */
 API void *aligned_alloc(size_t align, size_t size)
 {
