@@ -15,6 +15,10 @@
  *   NALLOC_STATS_INTERVAL=SECS   also append one document every SECS seconds
  *   NALLOC_NUMA=local|strict|interleave|off   page placement policy
  *   NALLOC_NODES=0,2             the NUMA nodes to use (default: all allowed)
+ *
+ * glibc's introspection calls are nalloc's too (<malloc.h>: mallinfo2,
+ * mallinfo, malloc_stats, malloc_info, mallopt): see src/introspect.c and
+ * README.md for what each field and parameter means here.
  */
 #ifndef NALLOC_H
 #define NALLOC_H
@@ -33,7 +37,22 @@ extern "C" {
 #define NALLOC_API
 #endif
 
-#define NALLOC_VERSION "0.1.0"
+/* The version, as in configure.ac's AC_INIT (tests/test_version fails if
+ * they differ): NALLOC_VERSION is "MAJOR.MINOR.PATCH", NALLOC_VERSION_NUMBER
+ * is MAJOR * 10000 + MINOR * 100 + PATCH, for #if tests. */
+#define NALLOC_VERSION_MAJOR 0
+#define NALLOC_VERSION_MINOR 1
+#define NALLOC_VERSION_PATCH 0
+#if NALLOC_VERSION_MINOR > 99 || NALLOC_VERSION_PATCH > 99
+#error "NALLOC_VERSION_NUMBER needs MINOR and PATCH below 100"
+#endif
+#define NALLOC_VERSION_STR_(x) #x
+#define NALLOC_VERSION_STR(x) NALLOC_VERSION_STR_(x)
+#define NALLOC_VERSION                                                         \
+	NALLOC_VERSION_STR(NALLOC_VERSION_MAJOR)                                 \
+	"." NALLOC_VERSION_STR(NALLOC_VERSION_MINOR) "." NALLOC_VERSION_STR(NALLOC_VERSION_PATCH)
+#define NALLOC_VERSION_NUMBER                                                  \
+	(NALLOC_VERSION_MAJOR * 10000 + NALLOC_VERSION_MINOR * 100 + NALLOC_VERSION_PATCH)
 
 /* Per-node figures: the one field list behind the counters, the printed
  * table and the JSON document (NALLOC_STATS_JSON).  X(name, description).
@@ -88,6 +107,10 @@ enum nalloc_stats_format { NALLOC_STATS_TEXT = 0, NALLOC_STATS_JSON = 1 };
 NALLOC_API int nalloc_stats_get(struct nalloc_stats *st);
 /* Print the per-node figures as a table or as the JSON document. */
 NALLOC_API void nalloc_stats_print(FILE *f, int format);
+
+/* The version of the library running, as NALLOC_VERSION_NUMBER (the
+ * header a program was compiled with may be older or newer). */
+NALLOC_API int nalloc_version(void);
 
 /* Return every free page that is still mapped to the OS now, whatever the
  * return delay.  Returns the number of bytes returned. */

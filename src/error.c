@@ -94,7 +94,7 @@ void nalloc__report(enum nalloc_error e, const void *p, const struct mspan *s)
 	}
 	o = cat(o, "\n");
 	nalloc__write_str(2, buf);
-	if (nalloc__opt.on_error != ON_ERROR_WARN) {
+	if (LOAD_RELAXED(&nalloc__opt.on_error) != ON_ERROR_WARN) { /* mallopt may change it */
 		nalloc__write_str(2, "nalloc: aborting (NALLOC_ON_ERROR=warn reports and goes on)\n");
 		abort();
 	}

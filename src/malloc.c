@@ -499,10 +499,17 @@ static inline bool is_pow2(size_t a)
 
 /* ---------------------------------------------------------------- realloc */
 
+/* realloc(p, 0) frees p and returns NULL, as glibc does (C23 leaves it
+ * undefined; programs written for glibc never free what it returns), and
+ * leaves errno alone.  realloc(NULL, 0) is malloc(0). */
 static void *realloc_impl(void *p, size_t size)
 {
 	if (p == NULL)
 		return do_malloc(size);
+	if (unlikely(size == 0)) {
+		do_free(p);
+		return NULL;
+	}
 	struct mspan *s = nalloc__span_of(p);
 	size_t old;
 	if (s == NULL) {
@@ -607,6 +614,9 @@ API int posix_memalign(void **out, size_t align, size_t size)
 	return 0;
 }
 
+/* An alignment that is not a power of two (0 included) is NULL + EINVAL,
+ * as in glibc >= 2.38 (glibc 2.36 rounds it up like
+ * memalign).  The size need not be a multiple of the alignment. */
 API void *aligned_alloc(size_t align, size_t size)
 {
 	if (!is_pow2(align)) {
@@ -616,11 +626,13 @@ API void *aligned_alloc(size_t align, size_t size)
 	return aligned_alloc_impl(align, size);
 }
 
+/* glibc's memalign: an alignment that is not a power of two is rounded up
+ * to the next one (EINVAL only past the largest, SIZE_MAX / 2 + 1); an
+ * impossible result is ENOMEM, like any impossible request. */
 API void *memalign(size_t align, size_t size)
 {
 	if (!is_pow2(align)) {
-		/* glibc rounds up to the next power of two; do the same */
-		if (align > MAX_ALLOC_SIZE) {
+		if (align > SIZE_MAX / 2 + 1) {
 			errno = EINVAL;
 			return NULL;
 		}

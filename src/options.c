@@ -14,10 +14,16 @@ struct opt_desc {
 	const char *desc;
 	enum opt_kind kind;
 	void *target;
-	size_t size; /* OPT_STR: buffer size */
+	size_t size; /* OPT_STR, OPT_NODES: buffer size */
+	/* OPT_U64: accepted range; a value outside it is clamped, with a
+	 * message (max 0: no maximum) */
+	uint64_t min, max;
 };
 
-/* The one list of options: README.md's table is printed from it. */
+/* The one list of options: README.md's table is printed from it.  Rows
+ * may leave min and max out (0: no range). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct opt_desc table[] = {
 	{"NALLOC_ON_ERROR", "abort",
 	 "abort: report an invalid or double free and abort; warn: report it and ignore the free",
@@ -33,7 +39,7 @@ static const struct opt_desc table[] = {
 	 &nalloc__opt.return_delay_ms, 0},
 	{"NALLOC_ARENA_GB", "64",
 	 "address space reserved per NUMA node in GiB (halved until the reservation fits)", OPT_U64,
-	 &nalloc__opt.arena_gb, 0},
+	 &nalloc__opt.arena_gb, 0, 1, 4096},
 	{"NALLOC_STATS", "0", "1: print the per-node statistics table to stderr at exit", OPT_BOOL,
 	 &nalloc__opt.stats, 0},
 	{"NALLOC_STATS_JSON", "",
@@ -44,6 +50,97 @@ static const struct opt_desc table[] = {
 	 "from a background thread (0: only at exit)",
 	 OPT_SECONDS, &nalloc__opt.stats_interval_ms, 0},
 };
+#pragma GCC diagnostic pop
+
+/* Names nalloc's own tools and tests read: not options, no warning. */
+static const char *const not_options[] = {
+	"NALLOC_LIB",           "NALLOC_BUILD_DIR",      "NALLOC_VERBOSE",       "NALLOC_VM",
+	"NALLOC_STAT_DEBUG",    "NALLOC_STAT_FIXTURES",  "NALLOC_THREADS_CHURN", "NALLOC_FORK_COUNT",
+	"NALLOC_STRESS_SECONDS", "NALLOC_STRESS_THREADS", "NALLOC_STRESS_SEED",
+};
+/* ... and prefixes of such names */
+static const char *const not_option_prefixes[] = {"NALLOC_TEST_", "NALLOC_VM_"};
+
+/* What each kind accepts, for the message about a value it does not. */
+static const char *accepted(const struct opt_desc *o)
+{
+	switch (o->kind) {
+	case OPT_U64:
+		return "a whole number (digits only)";
+	case OPT_BOOL:
+		return "0 or 1";
+	case OPT_STR:
+		return "a string";
+	case OPT_ONERROR:
+		return "one of abort|warn";
+	case OPT_NUMA:
+		return "one of local|strict|interleave|off";
+	case OPT_NODES:
+		return "a comma-separated list of node numbers (e.g. 0,2)";
+	case OPT_SECONDS:
+		return "a number of seconds (e.g. 10 or 0.5)";
+	}
+	return "valid";
+}
+
+/* Messages are put together in a buffer and written with one write(2):
+ * no allocation, no stdio (this runs inside the allocator's init). */
+struct msg {
+	char buf[512];
+	size_t n;
+};
+
+static void put(struct msg *m, const char *s)
+{
+	while (*s && m->n < sizeof m->buf - 2)
+		m->buf[m->n++] = *s++;
+	m->buf[m->n] = 0;
+}
+
+/* a value as the user gave it: control bytes shown as '?', long ones cut */
+static void put_value(struct msg *m, const char *v)
+{
+	size_t k = 0;
+	for (; v[k] && k < 64 && m->n < sizeof m->buf - 2; k++)
+		m->buf[m->n++] = (unsigned char)v[k] < 0x20 || v[k] == 0x7f ? '?' : v[k];
+	m->buf[m->n] = 0;
+	if (v[k])
+		put(m, "...");
+}
+
+static void put_u64(struct msg *m, uint64_t v)
+{
+	char num[24];
+	nalloc__fmt_dec(num, v);
+	put(m, num);
+}
+
+/* milliseconds as seconds: 1500 -> "1.5", 1 -> "0.001" */
+static void put_seconds(struct msg *m, uint64_t ms)
+{
+	char frac[5] = {'.', (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
+	                (char)('0' + ms % 10), 0};
+	put_u64(m, ms / 1000);
+	for (int k = 3; k > 0 && frac[k] == '0'; k--)
+		frac[k] = 0;
+	if (frac[1])
+		put(m, frac);
+}
+
+static void msg_start(struct msg *m, const char *name, const char *v)
+{
+	m->n = 0;
+	put(m, "nalloc: ");
+	put(m, name);
+	put(m, "=");
+	put_value(m, v);
+}
+
+static void msg_end(struct msg *m)
+{
+	put(m, "\n");
+	nalloc__write_str(2, m->buf);
+}
 
 static bool parse_u64(const char *s, uint64_t *out)
 {
@@ -59,13 +156,28 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool apply(const struct opt_desc *o, const char *v)
+/* Sets the option from v.  Returns false if v is not accepted (nothing
+ * set).  A value that is accepted but changed (clamped, rounded) is set
+ * and, when m is not NULL, reported there. */
+static bool apply(const struct opt_desc *o, const char *v, struct msg *m)
 {
 	uint64_t u;
 	switch (o->kind) {
 	case OPT_U64:
 		if (!parse_u64(v, &u))
 			return false;
+		if (u < o->min || (o->max && u > o->max)) {
+			bool low = u < o->min;
+			u = low ? o->min : o->max;
+			if (m) {
+				msg_start(m, o->name, v);
+				put(m, low ? " is below the minimum " : " is above the maximum ");
+				put_u64(m, u);
+				put(m, "; using ");
+				put_u64(m, u);
+				msg_end(m);
+			}
+		}
 		*(uint64_t *)o->target = u;
 		return true;
 	case OPT_BOOL:
@@ -100,7 +212,8 @@ static bool apply(const struct opt_desc *o, const char *v)
 		/* seconds with up to 3 decimals, stored in ms */
 		uint64_t ms = 0, frac = 0;
 		int decimals = -1;
-		if (!*v)
+		bool dropped = false, nonzero = false;
+		if (!*v || !strcmp(v, "."))
 			return false;
 		for (const char *q = v; *q; q++) {
 			if (*q == '.' && decimals < 0) {
@@ -109,18 +222,36 @@ static bool apply(const struct opt_desc *o, const char *v)
 			}
 			if (*q < '0' || *q > '9' || ms > UINT64_MAX / 10000)
 				return false;
+			nonzero |= *q != '0';
 			if (decimals < 0)
 				ms = ms * 10 + (uint64_t)(*q - '0');
 			else if (decimals < 3) {
 				frac = frac * 10 + (uint64_t)(*q - '0');
 				decimals++;
+			} else {
+				dropped |= *q != '0';
 			}
 		}
-		while (decimals > 0 && decimals < 3) {
+		while (decimals >= 0 && decimals < 3) {
 			frac *= 10;
 			decimals++;
 		}
-		*(uint64_t *)o->target = ms * 1000 + frac;
+		ms = ms * 1000 + frac;
+		if (ms == 0 && nonzero) {
+			/* 0 would mean "no interval": the nearest interval instead */
+			ms = 1;
+			if (m) {
+				msg_start(m, o->name, v);
+				put(m, " is below the resolution (0.001); using 0.001");
+				msg_end(m);
+			}
+		} else if (dropped && m) {
+			msg_start(m, o->name, v);
+			put(m, " has more than 3 decimals; using ");
+			put_seconds(m, ms);
+			msg_end(m);
+		}
+		*(uint64_t *)o->target = ms;
 		return true;
 	}
 	case OPT_ONERROR:
@@ -135,29 +266,122 @@ static bool apply(const struct opt_desc *o, const char *v)
 	return false;
 }
 
+/* edit distance between a and b (short names), for "did you mean" */
+static unsigned distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 48 };
+	unsigned row[MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > MAXLEN || lb > MAXLEN)
+		return MAXLEN;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* name (up to '=') is exactly s */
+static bool name_is(const char *name, size_t len, const char *s)
+{
+	return strlen(s) == len && !strncmp(name, s, len);
+}
+
+/* Every NALLOC_* variable that is not an option gets one line: a typo
+ * (NALLOC_STAT=1) would otherwise be ignored without a word. */
+static void warn_unknown(void)
+{
+	extern char **environ;
+	struct msg m;
+	for (char **e = environ; e && *e; e++) {
+		const char *var = *e;
+		if (strncmp(var, "NALLOC_", 7) != 0)
+			continue;
+		const char *eq = strchr(var, '=');
+		size_t len = eq ? (size_t)(eq - var) : strlen(var);
+		bool known = false;
+		for (size_t i = 0; i < sizeof table / sizeof table[0] && !known; i++)
+			known = name_is(var, len, table[i].name);
+		for (size_t i = 0; i < sizeof not_options / sizeof not_options[0] && !known; i++)
+			known = name_is(var, len, not_options[i]);
+		for (size_t i = 0; i < sizeof not_option_prefixes / sizeof not_option_prefixes[0] && !known; i++)
+			known = !strncmp(var, not_option_prefixes[i], strlen(not_option_prefixes[i]));
+		if (known)
+			continue;
+		char name[64];
+		size_t nl = len < sizeof name - 1 ? len : sizeof name - 1;
+		memcpy(name, var, nl);
+		name[nl] = 0;
+		const char *best = NULL;
+		unsigned bestd = 3; /* suggest names at most 2 edits away */
+		for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+			unsigned d = distance(name, table[i].name);
+			if (d < bestd) {
+				bestd = d;
+				best = table[i].name;
+			}
+		}
+		m.n = 0;
+		put(&m, "nalloc: ");
+		put_value(&m, var);
+		put(&m, " is not a nalloc option");
+		if (best) {
+			put(&m, " (did you mean ");
+			put(&m, best);
+			put(&m, "?)");
+		}
+		put(&m, "; ignored");
+		msg_end(&m);
+	}
+}
+
+/* Once, at init.  A bad value gets one line naming it and what is
+ * accepted, and the default is used; a clamped value says so. */
 void nalloc__options_parse(void)
 {
+	struct msg m;
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		const struct opt_desc *o = &table[i];
-		apply(o, o->def);
+		apply(o, o->def, NULL);
 		const char *v = getenv(o->name);
 		if (v && !*v)
 			v = NULL; /* set but empty: the default */
-		if (v && o->kind == OPT_NUMA)
-			nalloc__opt.numa_set = 1;
-		if (v && !apply(o, v)) {
-			nalloc__write_str(2, "nalloc: invalid value for ");
-			nalloc__write_str(2, o->name);
-			nalloc__write_str(2, ", using the default ");
-			nalloc__write_str(2, o->def[0] ? o->def : "(empty)");
-			nalloc__write_str(2, "\n");
-			apply(o, o->def);
+		if (v && apply(o, v, &m)) {
+			if (o->kind == OPT_NUMA)
+				nalloc__opt.numa_set = 1;
+		} else if (v) {
+			msg_start(&m, o->name, v);
+			if ((o->kind == OPT_STR || o->kind == OPT_NODES) && strlen(v) >= o->size) {
+				put(&m, " is longer than ");
+				put_u64(&m, o->size - 1);
+				put(&m, " bytes");
+			} else {
+				put(&m, " is not ");
+				put(&m, accepted(o));
+			}
+			if (o->def[0]) {
+				put(&m, "; using ");
+				put(&m, o->def);
+			} else {
+				put(&m, "; ignored");
+			}
+			msg_end(&m);
+			apply(o, o->def, NULL);
 		}
 	}
-	if (nalloc__opt.arena_gb < 1)
-		nalloc__opt.arena_gb = 1;
-	if (nalloc__opt.arena_gb > 4096)
-		nalloc__opt.arena_gb = 4096;
+	warn_unknown();
 }
 
 /* name, default, description: one line each (for README and --options) */

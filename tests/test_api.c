@@ -14,8 +14,15 @@
  *   - reallocarray overflow gives NULL/ENOMEM and keeps the old block;
  *   - huge requests (SIZE_MAX, SIZE_MAX/2, PTRDIFF_MAX+1, ...) give
  *     NULL/ENOMEM from every entry point, never a wrapped small block;
- *   - realloc(NULL,n), realloc(p,0), contents kept across size classes,
- *     in-place realloc within the usable size;
+ *   - realloc(NULL,n), contents kept across size classes, in-place
+ *     realloc within the usable size;
+ *   - glibc's implementation-defined corners (test_glibc_corners, the
+ *     README's table): realloc(p, 0) frees p and returns NULL (500,000 such
+ *     calls leave the in-use bytes where they were), realloc(NULL, 0),
+ *     reallocarray(p, 0, n), memalign rounding odd alignments up,
+ *     aligned_alloc sizes that are not a multiple of the alignment,
+ *     zero-size posix_memalign/valloc/pvalloc/calloc, *memptr untouched by
+ *     a failed posix_memalign;
  *   - valloc/pvalloc page alignment and rounding;
  *   - malloc_usable_size(NULL) == 0, free(NULL);
  *   - free_sized / free_aligned_sized (C23);
@@ -607,23 +614,6 @@ static void test_realloc(void)
 		touch_usable(p, ns[i]);
 		free(p);
 	}
-	/* realloc(p, 0): frees (NULL) or returns a freeable pointer */
-	size_t zs[] = {1, 100, 40 * KiB, MiB};
-	int returned_null = 0;
-	for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++) {
-		void *p = malloc(OPAQUE(zs[i]));
-		CHECK(p != NULL, "malloc(%zu)", zs[i]);
-		if (!p)
-			continue;
-		memset(p, 1, zs[i]);
-		void *q = realloc(p, OPAQUE((size_t)0));
-		if (q)
-			free(q);
-		else
-			returned_null++;
-	}
-	t_log("realloc(p, 0) returned NULL %d of 4 times (both accepted)", returned_null);
-
 	/* contents across small/large boundaries */
 	static const size_t chain1[] = {40 * KiB, 4 * MiB, 100, 16, 33 * KiB, 32 * KiB, MiB, 1,
 	                                32 * KiB + 1, 31 * KiB, 9 * MiB, 3 * MiB, 5000, 4};
@@ -691,8 +681,132 @@ static void test_realloc(void)
 		}
 		free(r);
 	}
-	t_log("realloc: realloc(NULL,n), realloc(p,0), contents across small/large boundaries, "
+	t_log("realloc: realloc(NULL,n), contents across small/large boundaries, "
 	      "in-place within usable size");
+}
+
+/* ------------------------------------------------------- glibc's corners */
+/* Bytes in use: nalloc's per-node in_use_bytes when running on nalloc,
+ * glibc's mallinfo2 otherwise. */
+static uint64_t in_use_now(void)
+{
+	if (t_on_nalloc && nalloc_stats_get) {
+		static struct nalloc_stats st;
+		uint64_t s = 0;
+		nalloc_stats_get(&st);
+		for (int i = 0; i < st.nnodes && i < NALLOC_MAX_NODES; i++)
+			s += st.nodes[i].in_use_bytes;
+		return s;
+	}
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* What glibc does where the C standard leaves it to the implementation,
+ * and programs rely on it (checked against glibc 2.36: these pass with
+ * NALLOC_TEST_ALLOW_LIBC=1 and no nalloc). */
+static void test_glibc_corners(void)
+{
+	/* realloc(p, 0) frees p and returns NULL, errno untouched */
+	size_t zs[] = {1, 16, 100, 4096, 40 * KiB, MiB};
+	for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++) {
+		void *p = malloc(OPAQUE(zs[i]));
+		CHECK(p != NULL, "malloc(%zu)", zs[i]);
+		if (!p)
+			continue;
+		memset(p, 1, zs[i]);
+		errno = EBUSY;
+		void *q = realloc(p, OPAQUE((size_t)0));
+		int e = errno;
+		CHECK(q == NULL, "realloc(malloc(%zu), 0) = %p, want NULL (p freed, as glibc does)",
+		      zs[i], q);
+		CHECK(e == EBUSY, "realloc(p, 0) changed errno to %d", e);
+		free(q);
+		p = malloc(OPAQUE(zs[i]));
+		q = reallocarray(p, OPAQUE((size_t)0), OPAQUE((size_t)8));
+		CHECK(q == NULL, "reallocarray(malloc(%zu), 0, 8) = %p, want NULL", zs[i], q);
+		free(q);
+	}
+	/* ... and so a loop of them does not leak: programs written for glibc
+	 * never free what realloc(p, 0) returns */
+	enum { LOOPS = 500000 };
+	uint64_t before = in_use_now();
+	for (int i = 0; i < LOOPS; i++) {
+		void *p = malloc(OPAQUE((size_t)(8 + (i & 63))));
+		void *q = realloc(p, OPAQUE((size_t)0));
+		__asm__ volatile("" : : "r"(q) : "memory"); /* dropped, as such programs do */
+	}
+	uint64_t after = in_use_now();
+	CHECK(after < before + MiB,
+	      "%d x realloc(malloc(n), 0): in-use bytes %llu -> %llu (the blocks leaked)", LOOPS,
+	      (unsigned long long)before, (unsigned long long)after);
+	/* realloc(NULL, 0) is malloc(0): a unique, freeable block */
+	void *a = realloc(NULL, OPAQUE((size_t)0)), *b = realloc(NULL, OPAQUE((size_t)0));
+	CHECK(a && b && a != b, "realloc(NULL, 0) = %p, %p: want two distinct blocks", a, b);
+	free(a);
+	free(b);
+	/* calloc with a zero count or size: a unique block */
+	a = calloc(0, OPAQUE((size_t)0));
+	b = calloc(OPAQUE((size_t)0), 100);
+	CHECK(a && b && a != b, "calloc(0, 0) = %p, calloc(0, 100) = %p", a, b);
+	free(a);
+	free(b);
+	/* memalign rounds an alignment that is not a power of two up to the
+	 * next one (0 and 1 ask for nothing) */
+	size_t odd[] = {0, 1, 2, 3, 5, 8, 24, 48, 100, 3 * 4096, 4096 + 16, 100000};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		size_t want = 1;
+		while (want < odd[i])
+			want <<= 1;
+		errno = 0;
+		void *p = memalign(OPAQUE(odd[i]), 64);
+		CHECK(p != NULL && aligned_to(p, want), "memalign(%zu, 64) = %p errno %d, want %zu-aligned",
+		      odd[i], p, errno, want);
+		free(p);
+	}
+	/* memalign: an alignment above the largest power of two is EINVAL;
+	 * one that rounds up to an impossible size is ENOMEM */
+	struct {
+		size_t a;
+		int err;
+	} bad[] = {{SIZE_MAX, EINVAL}, {SIZE_MAX / 2 + 2, EINVAL}, {((size_t)1 << 62) + 1, ENOMEM},
+	           {((size_t)1 << 50) + 3, ENOMEM}, {(size_t)1 << 63, ENOMEM}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		void *p = memalign(OPAQUE(bad[i].a), 16);
+		int e = errno;
+		CHECK(p == NULL && e == bad[i].err, "memalign(%#zx, 16) = %p errno %d, want NULL/%d",
+		      bad[i].a, p, e, bad[i].err);
+		free(p);
+	}
+	/* aligned_alloc: a size that is not a multiple of the alignment is
+	 * fine (C17 dropped that rule; glibc never had it) */
+	void *p = aligned_alloc(64, OPAQUE((size_t)100));
+	CHECK(p && aligned_to(p, 64) && malloc_usable_size(p) >= 100, "aligned_alloc(64, 100) = %p", p);
+	free(p);
+	/* zero sizes: unique aligned blocks */
+	p = NULL;
+	int r = posix_memalign(&p, 64, OPAQUE((size_t)0));
+	CHECK(r == 0 && p && aligned_to(p, 64), "posix_memalign(64, 0) = %d, %p", r, p);
+	free(p);
+	p = aligned_alloc(256, OPAQUE((size_t)0));
+	CHECK(p && aligned_to(p, 256), "aligned_alloc(256, 0) = %p", p);
+	free(p);
+	p = valloc(OPAQUE((size_t)0));
+	CHECK(p && aligned_to(p, page_size), "valloc(0) = %p", p);
+	free(p);
+	p = pvalloc(OPAQUE((size_t)0));
+	CHECK(p && aligned_to(p, page_size), "pvalloc(0) = %p", p);
+	free(p);
+	/* a failed posix_memalign leaves *memptr alone */
+	p = (void *)0x1234;
+	r = posix_memalign(&p, 24, 64);
+	CHECK(r == EINVAL && p == (void *)0x1234, "posix_memalign(24) = %d, *memptr %p", r, p);
+	r = posix_memalign(&p, 64, OPAQUE(SIZE_MAX));
+	CHECK(r == ENOMEM && p == (void *)0x1234, "posix_memalign(64, SIZE_MAX) = %d, *memptr %p", r, p);
+	t_log("glibc corners: realloc(p,0) frees -> NULL (%d calls: in-use %llu -> %llu), "
+	      "realloc(NULL,0), calloc(0,..), memalign rounds up, zero sizes, *memptr kept",
+	      LOOPS, (unsigned long long)before, (unsigned long long)after);
 }
 
 /* ------------------------------------------------------- C23 sized frees */
@@ -856,6 +970,7 @@ int main(void)
 	test_huge();
 	test_reallocarray();
 	test_realloc();
+	test_glibc_corners();
 	test_sized_free();
 	test_extras();
 	return t_finish("test_api");

@@ -430,7 +430,7 @@ NALLOC_HIDDEN size_t nalloc__os_page_size(void);
 enum { ON_ERROR_ABORT = 0, ON_ERROR_WARN = 1 };
 enum { NUMA_LOCAL = 0, NUMA_STRICT = 1, NUMA_INTERLEAVE = 2, NUMA_OFF = 3 };
 struct nalloc_options {
-	int on_error;                /* ON_ERROR_* */
+	int on_error;                /* ON_ERROR_*; atomic: mallopt(M_CHECK_ACTION) sets it */
 	int numa;                    /* NUMA_* */
 	int numa_set;                /* NALLOC_NUMA was given */
 	char nodes[256];             /* NALLOC_NODES: OS node list, "" = all */
