@@ -5,7 +5,7 @@
  * mimalloc).  perf/run drives it; see perf/README.md.
  *
  * usage: workloads WORKLOAD [--threads T] [--seconds S] [--size-scale F]
- *                           [--seed N] [--cpus LIST]
+ *                           [--seed N] [--cpus LIST] [--load N]
  *
  *   --threads T      worker threads (default 2)
  *   --seconds S      length of the timed phase (default 2; decimals allowed)
@@ -17,6 +17,8 @@
  *   --cpus LIST      pin worker i to the (i mod n)-th CPU of LIST (e.g.
  *                    0,2,1,3 or 0-7); perf/run passes a list interleaved
  *                    over the NUMA nodes for its "spread" layout
+ *   --load N         fork N processes that spin through the timed phase
+ *                    (other programs keeping the CPUs busy)
  *
  * Workloads (one "op" in parentheses):
  *   larson         server churn: each thread keeps a window of 4096 live
@@ -47,15 +49,49 @@
  *                  of the keys; 80% gets (memcmp of the value), 15% sets
  *                  (allocate the new value, swap, free the old one), 5%
  *                  deletes (op: one get, set or delete).
+ *   rptest         a window of 8192 objects of 16 B..16 KiB (biased to
+ *                  small) per thread, a random one replaced each step; 1 in
+ *                  16 victims is freed by the next thread (op: free+malloc)
+ *   cache-thrash   cache-scratch without the hand-over: each thread
+ *                  allocates all of its 8-byte objects itself
+ *   sh6bench       rounds of 4096 objects cycling through many size
+ *                  classes, freed in bursts (every other one backwards,
+ *                  half reallocated, then all forwards) (op: one malloc)
+ *   larson-own     larson without successor threads: each thread frees only
+ *                  its own slots
+ *   mstress        1024 local slots per thread (mostly small, 1% up to
+ *                  256 KiB); 3/4 of the steps replace one, 1/4 swap one with
+ *                  a shared array of 4096 (objects change threads); every
+ *                  10000 steps the thread frees its objects and is replaced
+ *                  (op: one malloc)
+ *   thread-mem     each thread fills up to 0.4 MiB of 16 B..32 KiB blocks,
+ *                  then frees 7 of 8 at once, and again (op: one malloc);
+ *                  reports live_peak_kib, the most held at once
+ *   malloc-large   20 buffers of 5..25 MiB per thread, a random one
+ *                  replaced each step, every page written (op: one buffer)
+ *   batch          rounds of 1M x 32 B allocated, then freed in a random
+ *                  order; whole rounds only (op: one malloc + its free)
+ *   churn          each thread holds ~32 MiB of objects of the current
+ *                  phase's sizes (six phases of S/6: small, medium, large,
+ *                  twice), replacing random ones; half the frees go to the
+ *                  other thread (op: one malloc); reports live and RSS at
+ *                  the end of each phase
+ *   idle-producer  worker 0 allocates 512 MiB and passes it to workers
+ *                  1..T-2, which free it; worker 0 stays idle; then worker
+ *                  T-1 allocates 512 MiB (untimed: S is unused; op: one
+ *                  malloc or free); reports rss_idle_kib and live_peak_kib
+ *   startup        no threads: 64 mallocs and exit (perf/run times execs)
  *
  * Each run prints one line on stdout:
  *   workload=W threads=T seconds=S ops=N mops=X rss_kib=R node_rss_kib=N0:a,N1:b
+ *   maxrss_kib=P [workload fields]
  * seconds is the measured length of the timed phase, mops = ops / seconds
  * / 1e6.  rss_kib (/proc/self/statm) and node_rss_kib (the N<node>=<pages>
  * fields of /proc/self/numa_maps times each mapping's kernelpagesize_kB,
  * summed over all mappings; "-" when the kernel has no numa_maps) are taken
- * at the end of the timed phase, before anything is freed.  Everything is
- * freed before the program exits.
+ * at the end of the timed phase, before anything is freed; maxrss_kib
+ * (VmHWM) is the peak of the whole run.  Everything is freed before the
+ * program exits.
  *
  * WORKLOADS_STATS_JSON=PATH: if the preloaded allocator exports
  * nalloc_stats_print (nalloc does), write its JSON statistics to PATH at
