@@ -5,7 +5,7 @@
  * mimalloc).  perf/run drives it; see perf/README.md.
  *
  * usage: workloads WORKLOAD [--threads T] [--seconds S] [--size-scale F]
- *                           [--seed N] [--cpus LIST]
+ *                           [--seed N] [--cpus LIST] [--load N]
  *
  *   --threads T      worker threads (default 2)
  *   --seconds S      length of the timed phase (default 2; decimals allowed)
@@ -17,6 +17,8 @@
  *   --cpus LIST      pin worker i to the (i mod n)-th CPU of LIST (e.g.
  *                    0,2,1,3 or 0-7); perf/run passes a list interleaved
  *                    over the NUMA nodes for its "spread" layout
+ *   --load N         fork N processes that spin through the timed phase
+ *                    (other programs keeping the CPUs busy)
  *
  * Workloads (one "op" in parentheses):
  *   larson         server churn: each thread keeps a window of 4096 live
@@ -47,15 +49,49 @@
  *                  of the keys; 80% gets (memcmp of the value), 15% sets
  *                  (allocate the new value, swap, free the old one), 5%
  *                  deletes (op: one get, set or delete).
+ *   rptest         a window of 8192 objects of 16 B..16 KiB (biased to
+ *                  small) per thread, a random one replaced each step; 1 in
+ *                  16 victims is freed by the next thread (op: free+malloc)
+ *   cache-thrash   cache-scratch without the hand-over: each thread
+ *                  allocates all of its 8-byte objects itself
+ *   sh6bench       rounds of 4096 objects cycling through many size
+ *                  classes, freed in bursts (every other one backwards,
+ *                  half reallocated, then all forwards) (op: one malloc)
+ *   larson-own     larson without successor threads: each thread frees only
+ *                  its own slots
+ *   mstress        1024 local slots per thread (mostly small, 1% up to
+ *                  256 KiB); 3/4 of the steps replace one, 1/4 swap one with
+ *                  a shared array of 4096 (objects change threads); every
+ *                  10000 steps the thread frees its objects and is replaced
+ *                  (op: one malloc)
+ *   thread-mem     each thread fills up to 0.4 MiB of 16 B..32 KiB blocks,
+ *                  then frees 7 of 8 at once, and again (op: one malloc);
+ *                  reports live_peak_kib, the most held at once
+ *   malloc-large   20 buffers of 5..25 MiB per thread, a random one
+ *                  replaced each step, every page written (op: one buffer)
+ *   batch          rounds of 1M x 32 B allocated, then freed in a random
+ *                  order; whole rounds only (op: one malloc + its free)
+ *   churn          each thread holds ~32 MiB of objects of the current
+ *                  phase's sizes (six phases of S/6: small, medium, large,
+ *                  twice), replacing random ones; half the frees go to the
+ *                  other thread (op: one malloc); reports live and RSS at
+ *                  the end of each phase
+ *   idle-producer  worker 0 allocates 512 MiB and passes it to workers
+ *                  1..T-2, which free it; worker 0 stays idle; then worker
+ *                  T-1 allocates 512 MiB (untimed: S is unused; op: one
+ *                  malloc or free); reports rss_idle_kib and live_peak_kib
+ *   startup        no threads: 64 mallocs and exit (perf/run times execs)
  *
  * Each run prints one line on stdout:
  *   workload=W threads=T seconds=S ops=N mops=X rss_kib=R node_rss_kib=N0:a,N1:b
+ *   maxrss_kib=P [workload fields]
  * seconds is the measured length of the timed phase, mops = ops / seconds
  * / 1e6.  rss_kib (/proc/self/statm) and node_rss_kib (the N<node>=<pages>
  * fields of /proc/self/numa_maps times each mapping's kernelpagesize_kB,
  * summed over all mappings; "-" when the kernel has no numa_maps) are taken
- * at the end of the timed phase, before anything is freed.  Everything is
- * freed before the program exits.
+ * at the end of the timed phase, before anything is freed; maxrss_kib
+ * (VmHWM) is the peak of the whole run.  Everything is freed before the
+ * program exits.
  *
  * WORKLOADS_STATS_JSON=PATH: if the preloaded allocator exports
  * nalloc_stats_print (nalloc does), write its JSON statistics to PATH at
@@ -70,13 +106,18 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +138,7 @@ static struct {
 	uint64_t seed;
 	int cpus[MAX_CPUS];
 	int ncpus;
+	int load; /* busy-looping processes during the timed phase */
 } O = { .threads = 2, .seconds = 2.0, .size_scale = 1.0, .seed = 1 };
 
 static atomic_int stop;                 /* set by the main thread at the end of the timed phase */
@@ -249,6 +291,31 @@ static long rss_kib(void)
 	return (long)(res * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* peak resident memory of this program: VmHWM of /proc/self/status (the
+ * high-water mark of this address space).  ru_maxrss is not used when
+ * VmHWM exists: Linux carries it over exec from the address space of the
+ * forking parent, so a child of a large Python process reports the
+ * parent's RSS. */
+static long peak_rss_kib(void)
+{
+	static char buf[8192];
+	int fd = open("/proc/self/status", O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			char *p = strstr(buf, "\nVmHWM:");
+			long v;
+			if (p && sscanf(p + 7, "%ld", &v) == 1)
+				return v;
+		}
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
 static uint64_t node_kib[MAX_NODES];
 static int node_max = -1;
 
@@ -361,6 +428,7 @@ struct lslot {
 };
 static struct lslot *lslots;
 static struct sizes lsizes;
+static int larson_handoff = 1; /* 0: larson-own, the threads never hand over */
 
 static void *larson_thread(void *arg)
 {
@@ -394,6 +462,8 @@ static void *larson_thread(void *arg)
 		ops += i;
 		if (stopped())
 			break;
+		if (!larson_handoff)
+			continue;
 		/* thread exit and replacement: a new thread inherits the window */
 		pthread_t t;
 		sl->prev = pthread_self();
@@ -441,6 +511,7 @@ static void larson_join(int T)
 #define BATCH 64
 struct batch {
 	int n;
+	size_t bytes; /* churn: the bytes of the objects (the others leave it 0) */
 	void *p[BATCH];
 };
 
@@ -1043,6 +1114,809 @@ static void kvcache_join(int T)
 		pthread_mutex_destroy(&kvlock[i].mu);
 }
 
+/* ------------------------------------------------------------ extra report fields */
+
+/* workload-specific "key=value" fields appended to the result line */
+static char extra[2048];
+
+static void extra_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void extra_add(const char *fmt, ...)
+{
+	size_t off = strlen(extra);
+	if (off >= sizeof extra - 2)
+		return;
+	if (off)
+		extra[off++] = ' ';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(extra + off, sizeof extra - off, fmt, ap);
+	va_end(ap);
+}
+
+/* sleeps s seconds (restarting after signals) */
+static void sleep_s(double s)
+{
+	if (s <= 0)
+		return;
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------ larson-own */
+
+static void larson_own_start(int T)
+{
+	larson_handoff = 0;
+	larson_start(T);
+}
+
+/* ------------------------------------------------------------ cache-thrash */
+
+static void cache_thrash_start(int T)
+{
+	csth = xmalloc(sizeof *csth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		csth[i].idx = i;
+		csth[i].size = scaled(8);
+		csth[i].first = NULL; /* each thread allocates all of its own objects */
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&csth[i].tid, cs_thread, &csth[i]);
+}
+
+/* ------------------------------------------------------------ mstress */
+
+#define MS_LOCAL 1024
+#define MS_TRANSFER 4096 /* power of two */
+#define MS_ROUND 10000
+struct msslot {
+	_Alignas(CACHE_LINE) int idx;
+	uint64_t rng;
+	pthread_t prev;
+	int has_prev;
+	pthread_t self;
+	int started; /* the first generation has passed start_bar */
+};
+static struct msslot *msslots;
+static _Atomic(void *) mstransfer[MS_TRANSFER]; /* objects any thread may take over and free */
+static struct sizes mssizes;
+
+static void *ms_thread(void *arg)
+{
+	struct msslot *sl = arg;
+	if (sl->has_prev)
+		pthread_join(sl->prev, NULL);
+	sl->self = pthread_self();
+	pin(sl->idx);
+	if (!sl->started) {
+		pthread_barrier_wait(&start_bar);
+		sl->started = 1;
+	}
+again:;
+	void **loc = xmalloc(sizeof(void *) * MS_LOCAL);
+	for (int i = 0; i < MS_LOCAL; i++)
+		loc[i] = NULL;
+	uint64_t ops = 0;
+	int i;
+	for (i = 0; i < MS_ROUND; i++) {
+		if ((i & 255) == 0 && stopped())
+			break;
+		uint64_t r = rnd(&sl->rng);
+		unsigned v = (unsigned)(r & (MS_LOCAL - 1));
+		if (((r >> 20) & 3) != 0) { /* 3/4: replace a local object */
+			free(loc[v]);
+			size_t n = mssizes.v[(r >> 32) & (NSIZES - 1)];
+			loc[v] = xmalloc(n);
+			fill(loc[v], n, (unsigned char)r);
+			ops++;
+		} else { /* 1/4: swap it with a shared slot: its object changes thread */
+			unsigned g = (unsigned)((r >> 32) & (MS_TRANSFER - 1));
+			loc[v] = atomic_exchange(&mstransfer[g], loc[v]);
+		}
+	}
+	/* the thread ends: its own objects die with it, a successor starts */
+	for (int k = 0; k < MS_LOCAL; k++)
+		free(loc[k]);
+	free(loc);
+	counters[sl->idx].ops += ops;
+	if (i == MS_ROUND && !stopped()) {
+		pthread_t t;
+		sl->prev = pthread_self();
+		sl->has_prev = 1;
+		if (pthread_create(&t, NULL, ms_thread, sl) == 0)
+			return NULL;
+		sl->has_prev = 0;
+		goto again; /* no successor: carry on in this thread */
+	}
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	return NULL;
+}
+
+static void mstress_start(int T)
+{
+	/* 90% 16..512 B, 9% 512 B..8 KiB, 1% 8..256 KiB (log-uniform within) */
+	uint64_t s = thread_seed(-1, 8);
+	for (int i = 0; i < NSIZES; i++) {
+		double u = unit(&s), lo, hi;
+		if (u < 0.90)
+			lo = 16, hi = 512;
+		else if (u < 0.99)
+			lo = 512, hi = 8192;
+		else
+			lo = 8192, hi = 262144;
+		mssizes.v[i] = (uint32_t)scaled(lo * pow(hi / lo, unit(&s)));
+	}
+	msslots = xmalloc(sizeof *msslots * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		memset(&msslots[i], 0, sizeof msslots[i]);
+		msslots[i].idx = i;
+		msslots[i].rng = thread_seed(i, 8);
+		pthread_t t;
+		start_thread(&t, ms_thread, &msslots[i]);
+	}
+}
+
+static void mstress_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(msslots[i].self, NULL);
+	free(msslots);
+	for (int g = 0; g < MS_TRANSFER; g++)
+		free(atomic_exchange(&mstransfer[g], NULL));
+}
+
+/* ------------------------------------------------------------ rptest */
+
+#define RP_WINDOW 8192
+#define RP_QUEUE 8
+struct rpthread {
+	_Alignas(CACHE_LINE) int idx;
+	struct queue in;
+	struct queue *next;
+	uint64_t rng;
+	pthread_t tid;
+	void **win;
+};
+static struct rpthread *rpth;
+static struct sizes rpsizes;
+
+static void *rp_thread(void *arg)
+{
+	struct rpthread *t = arg;
+	struct batch out = { 0 }, r;
+	uint64_t ops = 0;
+	pin(t->idx);
+	t->win = xmalloc(sizeof(void *) * RP_WINDOW);
+	for (int i = 0; i < RP_WINDOW; i++) {
+		size_t n = pick(&rpsizes, &t->rng);
+		t->win[i] = xmalloc(n);
+		fill(t->win[i], n, (unsigned char)i);
+	}
+	pthread_barrier_wait(&start_bar);
+	while (!stopped()) {
+		for (int k = 0; k < 64; k++) {
+			uint64_t x = rnd(&t->rng);
+			unsigned v = (unsigned)(x & (RP_WINDOW - 1));
+			/* 1 in 16 objects goes to the next thread, which frees it */
+			if (O.threads > 1 && ((x >> 16) & 15) == 0)
+				out.p[out.n++] = t->win[v];
+			else
+				free(t->win[v]);
+			size_t n = rpsizes.v[(x >> 32) & (NSIZES - 1)];
+			t->win[v] = xmalloc(n);
+			fill(t->win[v], n, (unsigned char)x);
+			if (out.n == BATCH && !queue_push(t->next, &out, 0))
+				batch_free(&out); /* the next thread is behind: free them here */
+			out.n = out.n == BATCH ? 0 : out.n;
+		}
+		ops += 64;
+		while (queue_pop(&t->in, &r, 0))
+			batch_free(&r);
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	batch_free(&out);
+	for (int i = 0; i < RP_WINDOW; i++)
+		free(t->win[i]);
+	free(t->win);
+	return NULL;
+}
+
+static void rptest_start(int T)
+{
+	/* rptest-like: random sizes 16 B..16 KiB, biased to small (u^3) */
+	uint64_t s = thread_seed(-1, 9);
+	for (int i = 0; i < NSIZES; i++) {
+		double u = unit(&s);
+		rpsizes.v[i] = (uint32_t)scaled(16 + (16384 - 16) * u * u * u);
+	}
+	rpth = xmalloc(sizeof *rpth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		rpth[i].idx = i;
+		queue_init(&rpth[i].in, RP_QUEUE);
+		rpth[i].rng = thread_seed(i, 9);
+	}
+	for (int i = 0; i < T; i++)
+		rpth[i].next = &rpth[(i + 1) % T].in;
+	for (int i = 0; i < T; i++)
+		start_thread(&rpth[i].tid, rp_thread, &rpth[i]);
+}
+
+static void rptest_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(rpth[i].tid, NULL);
+	struct batch r;
+	for (int i = 0; i < T; i++) {
+		while (queue_pop(&rpth[i].in, &r, 0))
+			batch_free(&r);
+		queue_destroy(&rpth[i].in);
+	}
+	free(rpth);
+}
+
+/* ------------------------------------------------------------ thread-mem */
+
+#define TM_SLOTS 8192
+struct tmthread {
+	_Alignas(CACHE_LINE) int idx;
+	uint64_t rng;
+	pthread_t tid;
+	void **p;
+	uint32_t *len;
+	int n;
+	size_t live;
+};
+static struct tmthread *tmth;
+static struct sizes tmsizes;
+static size_t tm_target;
+static atomic_size_t tm_live, tm_live_peak; /* all threads' live bytes, updated once a round */
+
+static void *tm_thread(void *arg)
+{
+	struct tmthread *t = arg;
+	uint64_t ops = 0;
+	pin(t->idx);
+	t->p = xmalloc(sizeof(void *) * TM_SLOTS);
+	t->len = xmalloc(sizeof(uint32_t) * TM_SLOTS);
+	pthread_barrier_wait(&start_bar);
+	while (!stopped()) {
+		/* fill up to the target, then free 7 of every 8 blocks at once */
+		size_t before = t->live;
+		while (t->live < tm_target && t->n < TM_SLOTS) {
+			size_t n = pick(&tmsizes, &t->rng);
+			t->p[t->n] = xmalloc(n);
+			fill(t->p[t->n], n, (unsigned char)t->n);
+			t->len[t->n++] = (uint32_t)n;
+			t->live += n;
+			ops++;
+		}
+		size_t live = atomic_fetch_add(&tm_live, t->live - before) + (t->live - before);
+		size_t peak = atomic_load_explicit(&tm_live_peak, memory_order_relaxed);
+		while (live > peak && !atomic_compare_exchange_weak(&tm_live_peak, &peak, live))
+			;
+		before = t->live;
+		int k = 0;
+		for (int i = 0; i < t->n; i++) {
+			if ((i & 7) == 7) {
+				t->p[k] = t->p[i];
+				t->len[k++] = t->len[i];
+			} else {
+				free(t->p[i]);
+				t->live -= t->len[i];
+			}
+		}
+		t->n = k;
+		atomic_fetch_sub(&tm_live, before - t->live);
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	for (int i = 0; i < t->n; i++)
+		free(t->p[i]);
+	free(t->p);
+	free(t->len);
+	return NULL;
+}
+
+static void thread_mem_start(int T)
+{
+	sizes_loguniform(&tmsizes, scaled(16), scaled(32768), 10);
+	tm_target = scaled(400 * 1024);
+	tmth = xmalloc(sizeof *tmth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		memset(&tmth[i], 0, sizeof tmth[i]);
+		tmth[i].idx = i;
+		tmth[i].rng = thread_seed(i, 10);
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&tmth[i].tid, tm_thread, &tmth[i]);
+}
+
+static void thread_mem_join(int T)
+{
+	extra_add("live_peak_kib=%zu", atomic_load(&tm_live_peak) / 1024);
+	for (int i = 0; i < T; i++)
+		pthread_join(tmth[i].tid, NULL);
+	free(tmth);
+}
+
+/* ------------------------------------------------------------ malloc-large */
+
+#define ML_BUFFERS 20
+struct mlthread {
+	_Alignas(CACHE_LINE) int idx;
+	uint64_t rng;
+	pthread_t tid;
+	unsigned char *p[ML_BUFFERS];
+};
+static struct mlthread *mlth;
+static size_t ml_lo, ml_hi;
+
+static void *ml_thread(void *arg)
+{
+	struct mlthread *t = arg;
+	uint64_t ops = 0;
+	pin(t->idx);
+	pthread_barrier_wait(&start_bar);
+	while (!stopped()) {
+		unsigned v = (unsigned)(rnd(&t->rng) % ML_BUFFERS);
+		free(t->p[v]);
+		size_t n = ml_lo + rnd(&t->rng) % (ml_hi - ml_lo + 1);
+		t->p[v] = xmalloc(n);
+		for (size_t j = 0; j < n; j += 4096) /* touch every page */
+			t->p[v][j] = (unsigned char)j;
+		t->p[v][n - 1] = 1;
+		ops++;
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	for (int k = 0; k < ML_BUFFERS; k++)
+		free(t->p[k]);
+	return NULL;
+}
+
+static void malloc_large_start(int T)
+{
+	ml_lo = scaled(5 << 20);
+	ml_hi = scaled(25 << 20);
+	mlth = xmalloc(sizeof *mlth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		memset(&mlth[i], 0, sizeof mlth[i]);
+		mlth[i].idx = i;
+		mlth[i].rng = thread_seed(i, 11);
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&mlth[i].tid, ml_thread, &mlth[i]);
+}
+
+static void malloc_large_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(mlth[i].tid, NULL);
+	free(mlth);
+}
+
+/* ------------------------------------------------------------ batch */
+
+#define BA_OBJECTS (1 << 20)
+struct bathread {
+	_Alignas(CACHE_LINE) int idx;
+	uint64_t rng;
+	pthread_t tid;
+	void **p;
+	uint32_t *perm; /* the order of the frees: a random permutation */
+};
+static struct bathread *bath;
+
+static void *ba_thread(void *arg)
+{
+	struct bathread *t = arg;
+	size_t n = scaled(32);
+	uint64_t ops = 0;
+	pin(t->idx);
+	t->p = xmalloc(sizeof(void *) * BA_OBJECTS);
+	t->perm = xmalloc(sizeof(uint32_t) * BA_OBJECTS);
+	for (uint32_t i = 0; i < BA_OBJECTS; i++)
+		t->perm[i] = i;
+	for (uint32_t i = BA_OBJECTS - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(rnd(&t->rng) % (i + 1)), x = t->perm[i];
+		t->perm[i] = t->perm[j];
+		t->perm[j] = x;
+	}
+	pthread_barrier_wait(&start_bar);
+	do { /* whole rounds: 1M objects allocated, then all freed */
+		for (uint32_t i = 0; i < BA_OBJECTS; i++) {
+			t->p[i] = xmalloc(n);
+			*(volatile char *)t->p[i] = (char)i;
+		}
+		for (uint32_t i = 0; i < BA_OBJECTS; i++)
+			free(t->p[t->perm[i]]);
+		ops += BA_OBJECTS;
+	} while (!stopped());
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	free(t->p);
+	free(t->perm);
+	return NULL;
+}
+
+static void batch_start(int T)
+{
+	bath = xmalloc(sizeof *bath * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		bath[i].idx = i;
+		bath[i].rng = thread_seed(i, 12);
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&bath[i].tid, ba_thread, &bath[i]);
+}
+
+static void batch_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(bath[i].tid, NULL);
+	free(bath);
+}
+
+/* ------------------------------------------------------------ sh6bench */
+
+#define SH_OBJECTS 4096
+struct shthread {
+	_Alignas(CACHE_LINE) int idx;
+	uint64_t rng;
+	pthread_t tid;
+};
+static struct shthread *shth;
+static struct sizes shsizes;
+
+static void *sh_thread(void *arg)
+{
+	struct shthread *t = arg;
+	uint64_t ops = 0;
+	pin(t->idx);
+	void **p = xmalloc(sizeof(void *) * SH_OBJECTS);
+	unsigned off = 0;
+	pthread_barrier_wait(&start_bar);
+	while (!stopped()) {
+		/* consecutive objects cycle through the size table (many
+		 * classes); then bursts of frees: every other one from the end
+		 * back, half of them allocated again, then all from the front */
+		off = (unsigned)rnd(&t->rng);
+		for (int i = 0; i < SH_OBJECTS; i++) {
+			size_t n = shsizes.v[(off + (unsigned)i) & (NSIZES - 1)];
+			p[i] = xmalloc(n);
+			*(volatile char *)p[i] = (char)i;
+		}
+		for (int i = SH_OBJECTS - 1; i >= 0; i -= 2)
+			free(p[i]);
+		for (int i = SH_OBJECTS - 1; i >= 0; i -= 2) {
+			size_t n = shsizes.v[(off + 7 * (unsigned)i) & (NSIZES - 1)];
+			p[i] = xmalloc(n);
+			*(volatile char *)p[i] = (char)i;
+		}
+		for (int i = 0; i < SH_OBJECTS; i++)
+			free(p[i]);
+		ops += SH_OBJECTS + SH_OBJECTS / 2;
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	free(p);
+	return NULL;
+}
+
+static void sh6bench_start(int T)
+{
+	/* 15/16 of the objects 8 B..2 KiB uniform, 1/16 2..16 KiB */
+	uint64_t s = thread_seed(-1, 13);
+	for (int i = 0; i < NSIZES; i++)
+		shsizes.v[i] = (uint32_t)((rnd(&s) & 15) ? scaled(8 + (double)(rnd(&s) % 2041))
+							 : scaled(2048 + (double)(rnd(&s) % 14337)));
+	shth = xmalloc(sizeof *shth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		shth[i].idx = i;
+		shth[i].rng = thread_seed(i, 13);
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&shth[i].tid, sh_thread, &shth[i]);
+}
+
+static void sh6bench_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(shth[i].tid, NULL);
+	free(shth);
+}
+
+/* ------------------------------------------------------------ churn */
+
+#define CH_PHASES 6
+#define CH_QUEUE 8
+static const char *const ch_phase_name[3] = { "small", "medium", "large" };
+struct chthread {
+	_Alignas(CACHE_LINE) int idx;
+	struct queue in;
+	struct queue *next;
+	uint64_t rng;
+	pthread_t tid;
+	void **p;
+	uint32_t *len;
+	size_t n, cap;
+	size_t live;             /* owner's objects; written by the owner only */
+	_Atomic size_t live_pub; /* live, published for the main thread's samples */
+};
+static struct chthread *chth;
+static struct sizes chsizes[3];
+static atomic_int ch_phase;
+static atomic_size_t ch_inflight; /* bytes handed over and not yet freed */
+static size_t ch_target;
+static long ch_live_kib[CH_PHASES], ch_rss_kib[CH_PHASES], ch_maxrss_kib[CH_PHASES];
+
+static void ch_free_batch(struct batch *b)
+{
+	size_t bytes = b->bytes;
+	batch_free(b);
+	atomic_fetch_sub_explicit(&ch_inflight, bytes, memory_order_relaxed);
+	b->bytes = 0;
+}
+
+static void *ch_thread(void *arg)
+{
+	struct chthread *t = arg;
+	struct batch out = { 0 }, r;
+	uint64_t ops = 0;
+	pin(t->idx);
+	pthread_barrier_wait(&start_bar);
+	while (!stopped()) {
+		const struct sizes *sz = &chsizes[atomic_load_explicit(&ch_phase, memory_order_relaxed) % 3];
+		for (int k = 0; k < 64; k++) {
+			while (t->live < ch_target && t->n < t->cap) {
+				size_t n = pick(sz, &t->rng);
+				t->p[t->n] = xmalloc(n);
+				fill(t->p[t->n], n, (unsigned char)n);
+				t->len[t->n++] = (uint32_t)n;
+				t->live += n;
+				if ((++ops & 1023) == 0)
+					atomic_store_explicit(&t->live_pub, t->live, memory_order_relaxed);
+			}
+			uint64_t x = rnd(&t->rng);
+			size_t v = (size_t)(x % t->n);
+			void *p = t->p[v];
+			size_t n = t->len[v];
+			t->p[v] = t->p[--t->n];
+			t->len[v] = t->len[t->n];
+			t->live -= n;
+			if (O.threads > 1 && (x >> 63)) { /* half of the frees: the other thread's */
+				out.p[out.n++] = p;
+				out.bytes += n;
+				atomic_fetch_add_explicit(&ch_inflight, n, memory_order_relaxed);
+				if (out.n == BATCH) {
+					if (!queue_push(t->next, &out, 0))
+						ch_free_batch(&out);
+					out.n = 0;
+					out.bytes = 0;
+				}
+			} else {
+				free(p);
+			}
+		}
+		atomic_store_explicit(&t->live_pub, t->live, memory_order_relaxed);
+		while (queue_pop(&t->in, &r, 0))
+			ch_free_batch(&r);
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	ch_free_batch(&out);
+	for (size_t i = 0; i < t->n; i++)
+		free(t->p[i]);
+	free(t->p);
+	free(t->len);
+	return NULL;
+}
+
+static void churn_start(int T)
+{
+	sizes_loguniform(&chsizes[0], scaled(16), scaled(256), 14);
+	sizes_loguniform(&chsizes[1], scaled(256), scaled(16384), 15);
+	sizes_loguniform(&chsizes[2], scaled(16384), scaled(512 * 1024), 16);
+	ch_target = scaled(32 << 20);
+	chth = xmalloc(sizeof *chth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		memset(&chth[i], 0, sizeof chth[i]);
+		chth[i].idx = i;
+		queue_init(&chth[i].in, CH_QUEUE);
+		chth[i].rng = thread_seed(i, 14);
+		chth[i].cap = ch_target / scaled(16) + 2;
+		chth[i].p = xmalloc(sizeof(void *) * chth[i].cap);
+		chth[i].len = xmalloc(sizeof(uint32_t) * chth[i].cap);
+	}
+	for (int i = 0; i < T; i++)
+		chth[i].next = &chth[(i + 1) % T].in;
+	for (int i = 0; i < T; i++)
+		start_thread(&chth[i].tid, ch_thread, &chth[i]);
+}
+
+static long ch_live(void)
+{
+	size_t live = atomic_load(&ch_inflight);
+	for (int i = 0; i < O.threads; i++)
+		live += atomic_load_explicit(&chth[i].live_pub, memory_order_relaxed);
+	return (long)(live / 1024);
+}
+
+/* the main thread: six phases (small, medium, large, twice), sampling RSS */
+static void churn_during(double secs)
+{
+	double t0 = now();
+	for (int ph = 0; ph < CH_PHASES; ph++) {
+		atomic_store(&ch_phase, ph);
+		double end = t0 + secs * (ph + 1) / CH_PHASES;
+		long mx = 0;
+		for (double t = now(); t < end; t = now()) {
+			sleep_s(end - t < 0.05 ? end - t : 0.05);
+			long r = rss_kib();
+			mx = r > mx ? r : mx;
+		}
+		ch_live_kib[ph] = ch_live();
+		ch_rss_kib[ph] = rss_kib();
+		ch_maxrss_kib[ph] = mx > ch_rss_kib[ph] ? mx : ch_rss_kib[ph];
+	}
+	char b[3][CH_PHASES * 24] = { { 0 } };
+	for (int ph = 0; ph < CH_PHASES; ph++) {
+		const char *sep = ph ? "/" : "";
+		snprintf(b[0] + strlen(b[0]), sizeof b[0] - strlen(b[0]), "%s%s", sep, ch_phase_name[ph % 3]);
+		snprintf(b[1] + strlen(b[1]), sizeof b[1] - strlen(b[1]), "%s%ld", sep, ch_live_kib[ph]);
+		snprintf(b[2] + strlen(b[2]), sizeof b[2] - strlen(b[2]), "%s%ld:%ld", sep, ch_rss_kib[ph],
+			 ch_maxrss_kib[ph]);
+	}
+	extra_add("phases=%s phase_live_kib=%s phase_rss_kib=%s", b[0], b[1], b[2]);
+	long lp = 0;
+	for (int ph = 0; ph < CH_PHASES; ph++)
+		lp = ch_live_kib[ph] > lp ? ch_live_kib[ph] : lp;
+	extra_add("live_peak_kib=%ld", lp);
+}
+
+static void churn_join(int T)
+{
+	for (int i = 0; i < T; i++)
+		pthread_join(chth[i].tid, NULL);
+	struct batch r;
+	for (int i = 0; i < T; i++) {
+		while (queue_pop(&chth[i].in, &r, 0))
+			ch_free_batch(&r);
+		queue_destroy(&chth[i].in);
+	}
+	free(chth);
+}
+
+/* ------------------------------------------------------------ idle-producer */
+
+/* worker 0 produces, workers 1..T-2 free, worker T-1 allocates afterwards */
+#define IP_QUEUE 16
+struct ipthread {
+	_Alignas(CACHE_LINE) int idx;
+	pthread_t tid;
+	uint64_t rng;
+};
+static struct ipthread *ipth;
+static struct queue *ipq;
+static int ip_nfree;
+static size_t ip_total;
+static struct sizes ipsizes;
+static atomic_int ip_freers_done, ip_go;
+static void **ip_held; /* the second allocation, freed after the measurement */
+static size_t ip_nheld;
+
+static void *ip_thread(void *arg)
+{
+	struct ipthread *t = arg;
+	uint64_t ops = 0;
+	pin(t->idx);
+	pthread_barrier_wait(&start_bar);
+	if (t->idx == 0) { /* producer: 512 MiB in batches to the freers, then idle */
+		struct batch b = { 0 };
+		size_t bytes = 0;
+		for (int q = 0; bytes < ip_total; q = (q + 1) % ip_nfree) {
+			for (b.n = 0; b.n < BATCH; b.n++) {
+				size_t n = pick(&ipsizes, &t->rng);
+				b.p[b.n] = xmalloc(n);
+				fill(b.p[b.n], n, (unsigned char)n);
+				bytes += n;
+			}
+			ops += BATCH;
+			queue_push(&ipq[q], &b, 1);
+		}
+		b.n = 0; /* an empty batch: the end */
+		for (int q = 0; q < ip_nfree; q++)
+			queue_push(&ipq[q], &b, 1);
+		/* idle from here on: the thread lives, allocates nothing */
+	} else if (t->idx <= ip_nfree) { /* freer */
+		struct batch b;
+		struct queue *q = &ipq[t->idx - 1];
+		while (queue_pop(q, &b, 1) && b.n > 0)
+			batch_free(&b);
+		atomic_fetch_add(&ip_freers_done, 1);
+	} else { /* the second allocation, once everything is freed */
+		while (!atomic_load(&ip_go))
+			sleep_s(0.001);
+		size_t cap = ip_total / scaled(64) + 1, bytes = 0;
+		ip_held = xmalloc(sizeof(void *) * cap);
+		while (bytes < ip_total && ip_nheld < cap) {
+			size_t n = pick(&ipsizes, &t->rng);
+			ip_held[ip_nheld] = xmalloc(n);
+			fill(ip_held[ip_nheld++], n, (unsigned char)n);
+			bytes += n;
+			ops++;
+		}
+	}
+	counters[t->idx].ops = ops;
+	pthread_barrier_wait(&done_bar);
+	pthread_barrier_wait(&free_bar);
+	return NULL;
+}
+
+static void idle_producer_start(int T)
+{
+	if (T < 3)
+		die("idle-producer needs --threads 3 or more (a producer, freers, an allocator)");
+	sizes_loguniform(&ipsizes, scaled(64), scaled(4096), 17);
+	ip_total = scaled(512 << 20);
+	ip_nfree = T - 2;
+	ipq = xmalloc(sizeof *ipq * (size_t)ip_nfree);
+	for (int i = 0; i < ip_nfree; i++)
+		queue_init(&ipq[i], IP_QUEUE);
+	ipth = xmalloc(sizeof *ipth * (size_t)T);
+	for (int i = 0; i < T; i++) {
+		ipth[i].idx = i;
+		ipth[i].rng = thread_seed(i, 17);
+	}
+	for (int i = 0; i < T; i++)
+		start_thread(&ipth[i].tid, ip_thread, &ipth[i]);
+}
+
+/* not timed: runs until the second allocation is done (--seconds unused) */
+static void idle_producer_during(double secs)
+{
+	while (atomic_load(&ip_freers_done) < ip_nfree)
+		sleep_s(0.001);
+	extra_add("rss_idle_kib=%ld live_peak_kib=%zu", rss_kib(), ip_total / 1024);
+	atomic_store(&ip_go, 1);
+}
+
+static void idle_producer_join(int T)
+{
+	for (size_t i = 0; i < ip_nheld; i++)
+		free(ip_held[i]);
+	free(ip_held);
+	for (int i = 0; i < T; i++)
+		pthread_join(ipth[i].tid, NULL);
+	for (int i = 0; i < ip_nfree; i++)
+		queue_destroy(&ipq[i]);
+	free(ipq);
+	free(ipth);
+}
+
+/* ------------------------------------------------------------ startup */
+
+/* no threads: what a short-lived program does (perf/run times the exec) */
+static void startup_once(void)
+{
+	void *p[64];
+	for (int i = 0; i < 64; i++) {
+		p[i] = xmalloc(16 + (size_t)i * 16);
+		fill(p[i], 16 + (size_t)i * 16, (unsigned char)i);
+	}
+	for (int i = 0; i < 64; i++)
+		free(p[i]);
+}
+
 /* ------------------------------------------------------------ driver */
 
 struct workload {
@@ -1050,26 +1924,73 @@ struct workload {
 	void (*start)(int T); /* create the workers; they wait at start_bar */
 	void (*stop)(int T);  /* after stop is set: wake blocked workers (or NULL) */
 	void (*join)(int T);  /* after free_bar: join the workers, free the rest */
+	void (*during)(double secs); /* the main thread's timed phase (NULL: sleep) */
+	void (*once)(void);   /* no workers: the whole workload, untimed (startup) */
 };
 
 static const struct workload workloads[] = {
-	{ "larson", larson_start, NULL, larson_join },
-	{ "prodcons", prodcons_start, prodcons_stop, prodcons_join },
-	{ "cache-scratch", cache_scratch_start, NULL, cache_scratch_join },
-	{ "xmalloc", xmalloc_start, NULL, xmalloc_join },
-	{ "realloc-grow", realloc_grow_start, NULL, realloc_grow_join },
-	{ "kvcache", kvcache_start, NULL, kvcache_join },
+	{ .name = "larson", .start = larson_start, .join = larson_join },
+	{ .name = "prodcons", .start = prodcons_start, .stop = prodcons_stop, .join = prodcons_join },
+	{ .name = "cache-scratch", .start = cache_scratch_start, .join = cache_scratch_join },
+	{ .name = "xmalloc", .start = xmalloc_start, .join = xmalloc_join },
+	{ .name = "realloc-grow", .start = realloc_grow_start, .join = realloc_grow_join },
+	{ .name = "kvcache", .start = kvcache_start, .join = kvcache_join },
+	{ .name = "larson-own", .start = larson_own_start, .join = larson_join },
+	{ .name = "mstress", .start = mstress_start, .join = mstress_join },
+	{ .name = "rptest", .start = rptest_start, .join = rptest_join },
+	{ .name = "cache-thrash", .start = cache_thrash_start, .join = cache_scratch_join },
+	{ .name = "thread-mem", .start = thread_mem_start, .join = thread_mem_join },
+	{ .name = "malloc-large", .start = malloc_large_start, .join = malloc_large_join },
+	{ .name = "batch", .start = batch_start, .join = batch_join },
+	{ .name = "sh6bench", .start = sh6bench_start, .join = sh6bench_join },
+	{ .name = "churn", .start = churn_start, .join = churn_join, .during = churn_during },
+	{ .name = "idle-producer", .start = idle_producer_start, .join = idle_producer_join, .during = idle_producer_during },
+	{ .name = "startup", .once = startup_once },
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: workloads WORKLOAD [--threads T] [--seconds S] [--size-scale F]\n"
-		   "                          [--seed N] [--cpus LIST]\n"
+		   "                          [--seed N] [--cpus LIST] [--load N]\n"
 		   "workloads:");
 	for (size_t i = 0; i < NWORKLOADS; i++)
 		fprintf(f, " %s", workloads[i].name);
 	fprintf(f, "\n");
+}
+
+/* --load N: N processes that spin until the timed phase ends, to keep the
+ * CPUs busy as other programs would (forked before the timed phase; they
+ * allocate nothing) */
+static pid_t *start_load(int n)
+{
+	if (n <= 0)
+		return NULL;
+	static pid_t pids[1024];
+	pid_t parent = getpid();
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			die("--load: fork failed");
+		if (pids[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
+			volatile uint64_t x = 0;
+			for (;;)
+				x++;
+		}
+	}
+	return pids;
+}
+
+static void stop_load(pid_t *pids, int n)
+{
+	for (int i = 0; pids && i < n; i++) {
+		kill(pids[i], SIGKILL);
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 }
 
 /* "0-3,8,10-11" */
@@ -1141,6 +2062,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--seed")) {
 			O.seed = (uint64_t)num_arg(a, v);
 			i++;
+		} else if (!strcmp(a, "--load")) {
+			double d = num_arg(a, v);
+			if (d < 0 || d > 1024 || d != (int)d)
+				die("--load must be 0..1024");
+			O.load = (int)d;
+			i++;
 		} else if (!strcmp(a, "--cpus")) {
 			if (!v)
 				die("missing option value");
@@ -1166,6 +2093,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	O.workload = w->name;
+	if (w->once) {
+		double t0 = now();
+		w->once();
+		double secs = now() - t0;
+		printf("workload=%s threads=1 seconds=%.6f ops=1 mops=%.4f rss_kib=%ld node_rss_kib=- "
+		       "maxrss_kib=%ld\n", O.workload, secs, 1e-6 / secs, rss_kib(), peak_rss_kib());
+		return 0;
+	}
 	int T = O.threads;
 	counters = aligned_alloc(CACHE_LINE, sizeof *counters * (size_t)T);
 	if (!counters)
@@ -1176,16 +2111,19 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&free_bar, NULL, (unsigned)T + 1);
 
 	w->start(T);
+	pid_t *load = start_load(O.load);
 	pthread_barrier_wait(&start_bar);
 	double t0 = now();
-	struct timespec ts = { (time_t)O.seconds, (long)((O.seconds - (double)(time_t)O.seconds) * 1e9) };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	if (w->during)
+		w->during(O.seconds);
+	else
+		sleep_s(O.seconds);
 	atomic_store(&stop, 1);
 	if (w->stop)
 		w->stop(T);
 	pthread_barrier_wait(&done_bar);
 	double secs = now() - t0;
+	stop_load(load, O.load);
 	measure();
 	pthread_barrier_wait(&free_bar);
 	w->join(T);
@@ -1197,7 +2135,8 @@ int main(int argc, char **argv)
 	pthread_barrier_destroy(&start_bar);
 	pthread_barrier_destroy(&done_bar);
 	pthread_barrier_destroy(&free_bar);
-	printf("workload=%s threads=%d seconds=%.3f ops=%" PRIu64 " mops=%.4f %s\n", O.workload, T, secs,
-	       ops, (double)ops / secs / 1e6, report_mem);
+	printf("workload=%s threads=%d seconds=%.3f ops=%" PRIu64 " mops=%.4f %s maxrss_kib=%ld%s%s\n",
+	       O.workload, T, secs, ops, (double)ops / secs / 1e6, report_mem, peak_rss_kib(),
+	       extra[0] ? " " : "", extra);
 	return 0;
 }

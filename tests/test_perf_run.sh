@@ -6,6 +6,10 @@
 # summary.txt (the nalloc/glibc ratio table) and, when gnuplot is installed,
 # that the plots are PNG files.  Without gnuplot the PNG part is skipped with
 # a message, except in CI (CI=true), where gnuplot-nox must be installed.
+# Then every other workload once, tiny (0.1 s, sizes x 0.05, 3 threads)
+# under nalloc and glibc: each run ok, the peak RSS filled, and the
+# best-peer table (compare.csv) with a row and the workload's own figures
+# for each.
 # Environment (from make check): top_srcdir, top_builddir, NALLOC_LIB, PYTHON3.
 set -u
 top_srcdir=${top_srcdir:-.}
@@ -75,6 +79,57 @@ if "ratio nalloc/peer" not in s or "glibc" not in s:
 for b in bad:
     print("FAIL: " + b)
 print("results.csv: %d rows, layouts %s" % (len(rows), ",".join(layouts)))
+sys.exit(1 if bad else 0)
+PYEOF
+
+others=larson-own,larson-loaded,mstress,rptest,cache-thrash,sh6bench,thread-mem,malloc-large,batch,churn,idle-producer,startup
+start=$(date +%s)
+timeout 120 "$py" "$top_srcdir/perf/run" --quick --seconds 0.1 --threads 3 --size-scale 0.05 \
+	--churn-seconds 0.3 --startup-execs 2 --load 1 --no-plots \
+	--allocators nalloc,glibc --workloads $others --out "$tmp/out2" \
+	--bin "$bin" --lib "$lib" >"$tmp/log2" 2>&1
+rc=$?
+cat "$tmp/log2"
+echo "perf/run (the other workloads): exit $rc after $(($(date +%s) - start)) s"
+[ $rc -eq 0 ] || { echo "FAIL: perf/run exited with $rc"; exit 1; }
+"$py" - "$tmp/out2" "$others" <<'PYEOF' || exit 1
+import csv, os, sys
+out, want = sys.argv[1], sys.argv[2].split(",")
+bad = []
+with open(os.path.join(out, "results.csv"), newline="") as f:
+    rows = list(csv.DictReader(f))
+got = sorted((r["workload"], r["allocator"]) for r in rows)
+exp = sorted((w, a) for w in want for a in ("nalloc", "glibc"))
+if got != exp:
+    bad.append("results.csv: rows %s, expected %s" % (got, exp))
+for r in rows:
+    tag = "%s/%s" % (r["workload"], r["allocator"])
+    if r["status"] != "ok":
+        bad.append(tag + ": status " + r["status"])
+        continue
+    if not float(r["mops"] or 0) > 0:
+        bad.append(tag + ": mops " + r["mops"])
+    if not int(r["maxrss_kib"] or 0) > 0:
+        bad.append(tag + ": maxrss_kib " + r["maxrss_kib"])
+    if r["workload"] in ("thread-mem", "idle-producer", "churn") and not int(r["live_peak_kib"] or 0) > 0:
+        bad.append(tag + ": live_peak_kib " + r["live_peak_kib"])
+    if r["workload"] == "churn" and len(r["phase_rss_kib"].split("/")) != 6:
+        bad.append(tag + ": phase_rss_kib " + r["phase_rss_kib"])
+    if r["workload"] == "startup" and not float(r["cpu_ms"] or 0) > 0:
+        bad.append(tag + ": cpu_ms " + r["cpu_ms"])
+with open(os.path.join(out, "compare.csv"), newline="") as f:
+    comp = {r["workload"]: r for r in csv.DictReader(f)}
+for w in want:
+    r = comp.get(w)
+    if not r or not float(r["tp_ratio"] or 0) > 0 or not float(r["rss_ratio"] or 0) > 0:
+        bad.append("compare.csv: no ratios for %s: %s" % (w, r))
+    elif w in ("churn", "thread-mem", "idle-producer", "startup") and not r["note"]:
+        bad.append("compare.csv: no note for " + w)
+if not os.path.exists(os.path.join(out, "compare.md")):
+    bad.append("no compare.md")
+for b in bad:
+    print("FAIL: " + b)
+print("the other workloads: %d rows" % len(rows))
 sys.exit(1 if bad else 0)
 PYEOF
 
