@@ -87,7 +87,7 @@ int nalloc_node_of(const void *p)
 	nalloc__rcu_read_lock();
 	struct mspan *s = nalloc__span_of(p);
 	int node = -1;
-	if (s && s->state >= SPAN_SMALL)
+	if (s && LOAD_ACQ(&s->state) >= SPAN_SMALL)
 		node = nalloc__topo.os_node[s->node];
 	nalloc__rcu_read_unlock();
 	return node;

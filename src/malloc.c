@@ -205,7 +205,7 @@ static ALWAYS_INLINE void *small_alloc(size_t cls)
 {
 	struct mcache *c = nalloc__tls_mcache;
 	struct mspan *s = c->alloc[cls];
-	uint64_t cache = s->allocCache;
+	uint64_t cache = LOAD_RELAXED(&s->allocCache);
 	if (unlikely(cache == 0))
 		return nalloc__mcache_refill_alloc(c, (int)cls);
 	/* counted when the window was loaded (mcache.c): nothing to count */
@@ -363,7 +363,7 @@ static void free_not_small_locked(void *p, struct mspan *s)
 		nalloc__report(ERR_DOUBLE_FREE, p, NULL);
 		return;
 	}
-	if (s->state != SPAN_LARGE || (uintptr_t)p != s->base) {
+	if (LOAD_ACQ(&s->state) != SPAN_LARGE || (uintptr_t)p != s->base) {
 		nalloc__report(ERR_INVALID_FREE, p, s);
 		return;
 	}
@@ -440,13 +440,13 @@ static ALWAYS_INLINE void do_free(void *p)
 	uint32_t w = idx >> 6;
 	uint64_t m = (uint64_t)1 << (idx & 63);
 	struct mcache *c = nalloc__tls_mcache;
-	if (likely(s->owner == c)) {
-		uint64_t bits = s->allocBits[w];
+	if (likely(LOAD_RELAXED(&s->owner) == c)) {
+		uint64_t bits = LOAD_RELAXED(&s->allocBits[w]);
 		if (unlikely(!(bits & m))) {
 			nalloc__report(ERR_DOUBLE_FREE, p, s);
 			return;
 		}
-		s->allocBits[w] = bits & ~m;
+		STORE_RELAXED(&s->allocBits[w], bits & ~m);
 		STAT(c->nfree[s->spanclass]++);
 		return;
 	}
@@ -464,7 +464,7 @@ static size_t usable_size(const void *p)
 			return nalloc__bootstrap_size(p);
 		return 0;
 	}
-	if (s->spanclass)
+	if (LOAD_RELAXED(&s->spanclass))
 		return s->elemsize;
 	return ((uintptr_t)s->npages << NALLOC_PAGE_SHIFT) - ((uintptr_t)p - s->base);
 }
@@ -519,12 +519,12 @@ static void *realloc_impl(void *p, size_t size)
 			return NULL;
 		}
 		old = nalloc__bootstrap_size(p);
-	} else if (s->spanclass) {
+	} else if (LOAD_RELAXED(&s->spanclass)) {
 		old = s->elemsize;
 		if (size <= old) /* it fits: stay in place */
 			return p;
 	} else {
-		if (s->state != SPAN_LARGE || (uintptr_t)p != s->base) {
+		if (LOAD_ACQ(&s->state) != SPAN_LARGE || (uintptr_t)p != s->base) {
 			free_bad(p, s);
 			errno = EINVAL;
 			return NULL;

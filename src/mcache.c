@@ -162,7 +162,7 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 {
 	STAT(c->nmalloc[cls] -= nalloc__popcount64(s->allocCache));
 	(void)c, (void)cls;
-	s->allocCache = 0;
+	STORE_RELAXED(&s->allocCache, 0);
 }
 
 /* Give the spans on c's lists back to their mcentrals (the current span

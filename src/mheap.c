@@ -296,7 +296,7 @@ static void make_in_use(struct mheap *h, struct mspan *s, bool large)
 	s->nelems = 1;
 	s->divmul = 0;
 	s->nwords = 0;
-	s->owner = NULL;
+	STORE_RELAXED(&s->owner, NULL);
 	s->onlist = 0;
 	s->remote = REMOTE_BIAS;
 	s->centralCount = UINT32_MAX;

@@ -22,14 +22,16 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 	s->nelems = nalloc__class_nelems[cls];
 	s->divmul = nalloc__class_divmul[cls];
 	s->nwords = (uint16_t)((s->nelems + 63) / 64);
-	memset(s->allocBits, 0, sizeof s->allocBits);
-	memset(s->remoteBits, 0, sizeof s->remoteBits);
-	s->remote = REMOTE_BIAS;
-	s->centralCount = UINT32_MAX;
-	s->pendingNext = NULL;
-	s->owner = NULL;
+	for (int w = 0; w < BITMAP_WORDS; w++) {
+		STORE_RELAXED(&s->allocBits[w], 0);
+		STORE_RELAXED(&s->remoteBits[w], 0);
+	}
+	STORE_RELAXED(&s->remote, REMOTE_BIAS);
+	STORE_RELAXED(&s->centralCount, UINT32_MAX);
+	STORE_RELAXED(&s->pendingNext, NULL);
+	STORE_RELAXED(&s->owner, NULL);
 	s->freeindex = 0;
-	s->allocCache = 0;
+	STORE_RELAXED(&s->allocCache, 0);
 	STORE_REL(&s->spanclass, (uint8_t)cls);
 	STORE_REL(&s->state, (uint8_t)SPAN_SMALL);
 }
@@ -41,16 +43,16 @@ bool nalloc__mspan_next_window(struct mspan *s)
 	uint32_t idx = (s->freeindex + 63) & ~(uint32_t)63;
 	while (idx < s->nelems) {
 		uint32_t w = idx >> 6;
-		uint64_t freebits = ~s->allocBits[w] & word_mask(s, w);
+		uint64_t freebits = ~LOAD_RELAXED(&s->allocBits[w]) & word_mask(s, w);
 		if (freebits) {
 			s->freeindex = idx;
-			s->allocCache = freebits;
+			STORE_RELAXED(&s->allocCache, freebits);
 			return true;
 		}
 		idx += 64;
 	}
 	s->freeindex = s->nelems;
-	s->allocCache = 0;
+	STORE_RELAXED(&s->allocCache, 0);
 	return false;
 }
 
@@ -58,7 +60,7 @@ bool nalloc__mspan_next_window(struct mspan *s)
 void nalloc__mspan_rewind(struct mspan *s)
 {
 	s->freeindex = 0;
-	s->allocCache = 0;
+	STORE_RELAXED(&s->allocCache, 0);
 }
 
 /* Apply remote frees to allocBits.  Caller: the owner, or the mcentral lock
@@ -72,14 +74,15 @@ uint32_t nalloc__mspan_sweep(struct mspan *s)
 			if (!LOAD_RELAXED(&s->remoteBits[w]))
 				continue;
 			uint64_t f = __atomic_exchange_n(&s->remoteBits[w], 0, __ATOMIC_ACQ_REL);
-			uint64_t bad = f & ~s->allocBits[w];
+			uint64_t bits = LOAD_RELAXED(&s->allocBits[w]);
+			uint64_t bad = f & ~bits;
 			while (unlikely(bad)) {
 				/* freed remotely and also freed by the owner */
 				uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bad);
 				nalloc__report(ERR_DOUBLE_FREE, (void *)(s->base + (uintptr_t)i * s->elemsize), s);
 				bad &= bad - 1;
 			}
-			s->allocBits[w] &= ~f;
+			STORE_RELAXED(&s->allocBits[w], bits & ~f);
 			n += nalloc__popcount64(f);
 		}
 		int32_t after = nalloc__remote_count(__atomic_sub_fetch(&s->remote, n, __ATOMIC_ACQ_REL));
@@ -139,7 +142,7 @@ static ALWAYS_INLINE uint32_t count_words(const struct mspan *s)
 {
 	uint32_t n = 0;
 	for (uint32_t w = 0; w < s->nwords; w++)
-		n += (uint32_t)__builtin_popcountll(s->allocBits[w]);
+		n += (uint32_t)__builtin_popcountll(LOAD_RELAXED(&s->allocBits[w]));
 	return n;
 }
 
@@ -155,16 +158,18 @@ static uint32_t count_generic(const struct mspan *s)
 	return count_words(s);
 }
 
-static int have_popcnt = -1;
+static int have_popcnt = -1; /* lazily set, any thread: relaxed atomics */
 
 uint32_t nalloc__mspan_count_alloc(const struct mspan *s)
 {
 #if defined(__x86_64__)
-	if (unlikely(have_popcnt < 0)) {
+	int have = LOAD_RELAXED(&have_popcnt);
+	if (unlikely(have < 0)) {
 		__builtin_cpu_init();
-		have_popcnt = __builtin_cpu_supports("popcnt") ? 1 : 0;
+		have = __builtin_cpu_supports("popcnt") ? 1 : 0;
+		STORE_RELAXED(&have_popcnt, have);
 	}
-	if (likely(have_popcnt))
+	if (likely(have))
 		return count_popcnt(s);
 #endif
 	return count_generic(s);
@@ -173,7 +178,7 @@ uint32_t nalloc__mspan_count_alloc(const struct mspan *s)
 uint32_t nalloc__popcount64(uint64_t v)
 {
 #if defined(__x86_64__)
-	if (likely(have_popcnt > 0)) {
+	if (likely(LOAD_RELAXED(&have_popcnt) > 0)) {
 		uint64_t r;
 		__asm__("popcnt %1, %0" : "=r"(r) : "r"(v));
 		return (uint32_t)r;

@@ -127,7 +127,7 @@ struct mspan {
 	struct mcentral *central; /* small spans: the mcentral that files it
 	                            (immutable while in use) */
 	/* --- line 1.  allocBits: 1 = allocated.  Written by the owner only
-	 *     (plain stores: set on allocation, cleared by a local free or a
+	 *     (relaxed stores: set on allocation, cleared by a local free or a
 	 *     sweep); a remote freer reads it relaxed to check a free is
 	 *     plausible --- */
 	_Alignas(CACHELINE) uint64_t allocBits[BITMAP_WORDS];
@@ -135,7 +135,8 @@ struct mspan {
 	 *     caching the span, or the mcentral lock holder when it is
 	 *     uncached) --- */
 	_Alignas(CACHELINE) uint64_t allocCache; /* ~allocBits from freeindex,
-	                            bit 0 = freeindex */
+	                            bit 0 = freeindex (relaxed stores: stats
+	                            read it) */
 	uint32_t freeindex;      /* objects below it were looked at */
 	/* list links: protected by the lock of the list the span is on
 	 * (mcentral lists: mcentral lock; heap free lists: heap lock; an
@@ -212,9 +213,11 @@ static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 {
 	unsigned bit = (unsigned)__builtin_ctzll(cache);
 	uint32_t idx = s->freeindex + bit;
-	s->allocCache = (cache >> bit) >> 1;
+	uint64_t *word = &s->allocBits[idx >> 6];
+	/* relaxed stores: remote freers and stats read these concurrently */
+	STORE_RELAXED(&s->allocCache, (cache >> bit) >> 1);
 	s->freeindex = idx + 1;
-	s->allocBits[idx >> 6] |= (uint64_t)1 << (idx & 63);
+	STORE_RELAXED(word, LOAD_RELAXED(word) | (uint64_t)1 << (idx & 63));
 	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 }
 
