@@ -1,25 +1,40 @@
 /* init.c: start-up, the bootstrap region, locks' slow path, fork.  see malloc.c */
 #include "internal.h"
 #include <errno.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static nalloc__lock_t init_lock;
 static __thread int tls_in_init __attribute__((tls_model("initial-exec")));
 static int init_failed;
 
 /* ---------------------------------------------------------------- locks */
+/* Spin a little (a holder on another CPU is about to let go), then mark
+ * the lock contended (2) and sleep on it: the unlocker wakes one sleeper.
+ * A holder descheduled on an oversubscribed machine costs its waiters no
+ * CPU.  The 2 stays until an unlock: a woken waiter takes the lock as 2,
+ * since others may still sleep. */
 NOINLINE void nalloc__lock_slow(nalloc__lock_t *l)
 {
-	unsigned spins = 0;
-	do {
-		while (LOAD_RELAXED(&l->v)) {
-			if (++spins < 128)
-				__builtin_ia32_pause();
-			else
-				sched_yield();
-		}
-	} while (__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE));
-	l->contended++;
+	for (int spins = 0; spins < 100; spins++) {
+		int expect = 0;
+		if (LOAD_RELAXED(&l->v) == 0 &&
+		    __atomic_compare_exchange_n(&l->v, &expect, 1, false, __ATOMIC_ACQUIRE,
+		                                __ATOMIC_RELAXED))
+			goto got;
+		__builtin_ia32_pause();
+	}
+	while (__atomic_exchange_n(&l->v, 2, __ATOMIC_ACQUIRE) != 0)
+		syscall(SYS_futex, &l->v, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+got:
+	STORE_RELAXED(&l->contended, l->contended + 1);
+}
+
+NOINLINE void nalloc__lock_wake(nalloc__lock_t *l)
+{
+	syscall(SYS_futex, &l->v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- bootstrap */

@@ -56,31 +56,40 @@
 #define MAX_ALLOC_SIZE ((size_t)1 << 46)      /* larger requests: ENOMEM */
 
 /* ------------------------------------------------------------- locks */
-/* A test-and-test-and-set lock that yields after spinning.  Counters say how
- * often it was taken and how often it had to wait (lock statistics). */
+/* A lock that spins briefly, then sleeps on a futex (init.c): a waiter
+ * whose holder was descheduled gives its CPU back instead of burning its
+ * time slice.  Counters say how often it was taken and how often it had to
+ * wait (lock statistics). */
 typedef struct nalloc__lock {
-	int v;                 /* 0 free, 1 held (atomic) */
+	int v;                 /* 0 free, 1 held, 2 held and a waiter may sleep
+	                          (atomic) */
 	uint32_t contended;    /* acquisitions that had to wait (holder) */
-	uint64_t acquired;     /* acquisitions (holder) */
+	uint64_t acquired;     /* acquisitions (holder; read relaxed) */
 } nalloc__lock_t;
 
 NALLOC_HIDDEN void nalloc__lock_slow(nalloc__lock_t *l);
+NALLOC_HIDDEN void nalloc__lock_wake(nalloc__lock_t *l);
 static ALWAYS_INLINE void nalloc__lock(nalloc__lock_t *l)
 {
-	if (unlikely(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE)))
+	int expect = 0;
+	if (unlikely(!__atomic_compare_exchange_n(&l->v, &expect, 1, false, __ATOMIC_ACQUIRE,
+	                                          __ATOMIC_RELAXED)))
 		nalloc__lock_slow(l);
-	l->acquired++;
+	STORE_RELAXED(&l->acquired, l->acquired + 1);
 }
 static ALWAYS_INLINE bool nalloc__trylock(nalloc__lock_t *l)
 {
-	if (LOAD_RELAXED(&l->v) || __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE))
+	int expect = 0;
+	if (LOAD_RELAXED(&l->v) || !__atomic_compare_exchange_n(&l->v, &expect, 1, false,
+	                                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return false;
-	l->acquired++;
+	STORE_RELAXED(&l->acquired, l->acquired + 1);
 	return true;
 }
 static ALWAYS_INLINE void nalloc__unlock(nalloc__lock_t *l)
 {
-	__atomic_store_n(&l->v, 0, __ATOMIC_RELEASE);
+	if (unlikely(__atomic_exchange_n(&l->v, 0, __ATOMIC_RELEASE) == 2))
+		nalloc__lock_wake(l);
 }
 static ALWAYS_INLINE bool nalloc__lock_held(nalloc__lock_t *l)
 {
