@@ -33,7 +33,8 @@
  *                do not bounce one line between them on every object.
  *   mcache       Per thread (src/mcache.c), reached through one
  *                initial-exec TLS pointer: one current span per size class,
- *                the spans it owns, and the thread's home node.  A new thread's pointer is a static
+ *                a bounded partial list per class, the remote frees it
+ *                batches, and the thread's home node.  A new thread's pointer is a static
  *                empty mcache whose slots all point at a static empty span
  *                with allocCache == 0, so "no cache yet" and "span
  *                exhausted" are the same single test.
@@ -48,10 +49,14 @@
  *                its mspan metadata, also bound to the node.  Free pages go
  *                back to the OS (MADV_DONTNEED) once unused for
  *                NALLOC_RETURN_DELAY_MS, on the next heap operation.
- *   topology     numa/topology.c loads hwloc once, at start-up, into static
- *                tables: CPU -> home node, distances, nearest-node orders,
- *                the managed nodes (memory, allowed by cpuset and
- *                --membind, listed in NALLOC_NODES).
+ *   topology     numa/topology.c reads sysfs once, at start-up (hwloc when
+ *                sysfs has no node files), into static tables: CPU -> home
+ *                node, distances, nearest-node orders, the managed nodes
+ *                (memory, allowed by cpuset and --membind, listed in
+ *                NALLOC_NODES).  A CPU the table does not know (a
+ *                memory-less node, hot-plugged later) is looked up lazily
+ *                and homed on the nearest node with memory by the kernel's
+ *                distances.
  *
  * MEMORY LAYOUT
  *
@@ -76,8 +81,11 @@
  *   node: NALLOC_NUMA=local binds each arena chunk MPOL_PREFERRED to its
  *   node, strict MPOL_BIND, interleave spreads over the managed nodes, off
  *   leaves first touch.  Before growing an arena, local and strict modes
- *   read the node's MemFree: local then takes the memory from the nearest
- *   node with room (offnode_allocs), strict returns ENOMEM.  Frees send an
+ *   ask whether the node has room, counted as the kernel's MemAvailable
+ *   is (free + reclaimable page cache and slab - watermarks, from sysfs;
+ *   numa/bind.c; read at every growth in strict mode, kept 100 ms in
+ *   local): local then takes the memory from the nearest node with room
+ *   (offnode_allocs), strict returns ENOMEM.  Frees send an
  *   object back to the span it came from, whatever node the freeing thread
  *   is on, so memory is reused on its own node.
  *
@@ -87,30 +95,33 @@
  *   then only that thread allocates from it or frees into it directly; or it
  *   is unowned, in its mcentral, and then its bits change only under the
  *   mcentral's lock.  An mcache owns its current span of each class, the
- *   spans it exhausted (on a per-class full list, their owner field tagged
- *   with bit 0) and spans that regained room (a short per-class partial
- *   list).  owner changes only under the mcentral lock (taking or giving
- *   back a span) or by the owner itself (tagging), so a thread that reads
- *   owner == its own mcache, tagged or not, can rely on it.
+ *   spans that have room on its partial lists (PARTIAL_MAX per class at
+ *   most: past it the oldest goes back to its mcentral), and the spans it
+ *   exhausted: those are on no list, their owner field tagged with bit 0.
+ *   A tagged span changes hands by CAS on owner: the owner takes it back
+ *   (tag -> mcache) when it frees into it, a drain of its mcentral takes it
+ *   (tag -> NULL) after the first remote free into it, whatever the owner
+ *   is doing: active, idle or exited.  Otherwise owner changes only under
+ *   the mcentral lock (taking or giving back a span) or by the owner
+ *   itself (tagging), so a thread that reads owner == its own mcache
+ *   (untagged) can rely on it.
  *
  * MALLOC (small)
  *   1. class = size_to_class(size)                       (table lookup)
  *   2. s = mcache->alloc[class]; if s->allocCache == 0 -> slow path
  *   3. bit = ctz(allocCache); idx = freeindex + bit; advance cursor and
  *      cache; set allocBits[idx]; return base + idx * elemsize.
- *   Slow path (mcache.c, noinline): create the mcache on first use; load
- *   the next allocBits word into allocCache; when the span is exhausted,
- *   sweep its remote frees and rewind it if at least 1/8 of it is free,
- *   else tag it and keep it on the full list; then take an owned span with
- *   room (its ready stack of exhausted spans that other threads freed
- *   into, the partial list, or one of the oldest full spans that remote
- *   frees refilled), or a partial span from the home node's mcentral, or a
- *   new span from the home heap.  Every 64 refills: re-home if the thread
- *   moved; every 1024: give back owned spans that remote frees emptied.
- *   Known limit: a thread that filled many spans and then stops
- *   allocating (a loader that waits for its workers) keeps its exhausted
- *   spans until it allocates again or exits, however much other threads
- *   free into them.
+ *   Slow path (mcache.c, noinline): create the mcache on first use; take
+ *   the ready stack (our current and partial spans that other threads
+ *   freed into: swept, empty ones given back); one collector step (the
+ *   oldest partial span of the next class in turn goes back if empty);
+ *   load the next allocBits word into allocCache; when the span is
+ *   exhausted, sweep its remote frees and rewind it if at least 1/8 of it
+ *   is free, else tag it; then take an owned partial span with room, or a
+ *   partial span from the home node's mcentral, or a new span from the
+ *   home heap.  Every 64 refills: re-home if the thread moved.  What an
+ *   idle thread keeps: its current span and partial lists (bounded); the
+ *   spans it exhausted go back as soon as other threads free into them.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
  *   (first fit in the size lists, else grows the arena) under its lock.
  *
@@ -119,9 +130,10 @@
  *      either from the bootstrap region (ignored) or reported.
  *   2. idx = ((p - s->base) * divmul) >> 32; p must be object idx's start.
  *   3. If s->owner is this thread's mcache: the bit must be set; clear it.
- *      Done: no atomics, no locks.  (If s->owner is this mcache tagged, the
- *      same, out of line, and the span moves to the owner's partial list;
- *      when that list grows past 4, its oldest span goes back if empty.)
+ *      Done: no atomics, no locks.  (If s->owner is this mcache tagged,
+ *      out of line: a CAS takes the span back onto the partial list and the
+ *      same follows; if a drain took it first, or the span is on another
+ *      node than our home, it is a remote free.)
  *   4. Otherwise (another thread's span, an unowned span, another node's
  *      memory): the allocBits bit must be set; the object waits in the
  *      freeing thread's mcache, in one of 64 slots keyed by (span, bitmap
@@ -137,16 +149,18 @@
  *      fetch_or of the mask into remoteBits (a bit already set is a
  *      double free), then a CAS that counts the frees in `remote`.  The
  *      first such hand-over since the last sweep also sets QUEUED and
- *      pushes the span on a lock-free stack:
- *      its owner's ready stack when an mcache keeps it exhausted (the
- *      owner takes the stack at its next refill and reuses the room), else
- *      its mcentral's pending stack; the free that makes an uncached span
- *      entirely free drains that stack under the mcentral lock (once per
- *      span, not per object), so empty spans go back to their heap.  The
- *      owner (or the mcentral, for uncached spans) sweeps: exchange each
- *      remoteBits word with 0, clear those bits in allocBits, subtract them
- *      from the count.  A count that goes negative is a freer between its
- *      two atomics: the span is kept until it settles.
+ *      pushes the span on a lock-free stack: its owner's ready stack for
+ *      an mcache's current or partial span (swept at the owner's next
+ *      refill), else its mcentral's pending stack.  A pending stack is
+ *      drained under the mcentral lock at once (trylock; else by the
+ *      holder as it unlocks) when the span is a tagged one (the drain takes
+ *      it from its owner), when the free emptied an uncached span, or when
+ *      a sweep met this free between its two atomics; otherwise by the next
+ *      holder of that lock.  No free waits for a lock.  The owner (or the
+ *      mcentral, for uncached spans) sweeps: exchange each remoteBits word
+ *      with 0, clear those bits in allocBits, subtract them from the count.
+ *      A count that goes negative is a freer between its two atomics: that
+ *      freer then queues the span again, so it is released once empty.
  *   Large: the span's state moves SPAN_LARGE -> SPAN_FREE with a CAS (a
  *   second free fails it: double free) and the heap takes the pages back.
  *   Invalid and double frees are reported with the address (error.c);
@@ -187,9 +201,15 @@
  *     init < mcache registry < mcentral < node heap < metadata.
  * START-UP and FORK: see init.c (bootstrap region for allocations made
  *   while hwloc and libc initialise; pthread_atfork takes every lock in
- *   order, the child gives back the caches of threads that did not
- *   survive).  THREAD EXIT: a pthread key destructor gives the mcache's
- *   spans back; allocations after it are served uncached from the mcentral.
+ *   order).  The child trusts nothing the vanished threads were changing
+ *   without a lock: their caches are abandoned as they are (mcache.c), as
+ *   jemalloc and tcmalloc do, and their read-side sections forgotten; the
+ *   heaps and mcentral lists were under locks, so they are consistent.  A
+ *   child can allocate, free what it inherited (remote frees into spans
+ *   nobody will sweep leak, a tagged span still goes to its mcentral) and
+ *   exit.  THREAD EXIT: a pthread key destructor takes the ready stack and
+ *   gives the mcache's spans back; allocations after it are served
+ *   uncached from the mcentral.
  */
 #include "internal.h"
 #include <errno.h>
