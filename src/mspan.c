@@ -102,25 +102,39 @@ uint32_t nalloc__mspan_sweep(struct mspan *s)
 /* Free the objects of mask m in word w of s on behalf of a thread that does
  * not own s: lock-free.  The caller checked their allocBits bits were set,
  * so the objects keep s filed until the count lands (after it, s is not
- * ours to read: what notify needs is read first).  The first such free
- * since the last sweep queues the span on its mcentral; the one that frees
- * the last object of an uncached span drains it so its pages go back. */
+ * ours to read: what notify needs is read first).  Two atomics: the bits
+ * (nalloc__mspan_remote_mark), then the count (nalloc__mspan_remote_count);
+ * a sweep may come between them.  The first such free since the last sweep
+ * queues the span; the one that frees the last object of an uncached span
+ * drains it so its pages go back. */
 void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m)
 {
 	struct mcentral *mc = s->central;
 	uint32_t cc = LOAD_RELAXED(&s->centralCount);
+	m = nalloc__mspan_remote_mark(s, w, m);
+	if (m)
+		nalloc__mspan_remote_count(s, mc, cc, nalloc__popcount64(m));
+}
+
+/* Set the objects' remoteBits; returns the mask of those newly set (the
+ * others were freed remotely twice before a sweep: reported). */
+uint64_t nalloc__mspan_remote_mark(struct mspan *s, uint32_t w, uint64_t m)
+{
 	uint64_t old = __atomic_fetch_or(&s->remoteBits[w], m, __ATOMIC_ACQ_REL);
 	if (unlikely(old & m)) {
-		/* freed remotely twice before a sweep: report, count only the rest */
 		for (uint64_t dup = old & m; dup; dup &= dup - 1) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dup);
 			nalloc__report(ERR_DOUBLE_FREE, (void *)(s->base + (uintptr_t)i * s->elemsize), s);
 		}
 		m &= ~old;
-		if (!m)
-			return;
 	}
-	uint32_t k = nalloc__popcount64(m);
+	return m;
+}
+
+/* Count k marked frees; mc and cc (centralCount) were read before the
+ * mark, while the objects pinned the span. */
+void nalloc__mspan_remote_count(struct mspan *s, struct mcentral *mc, uint32_t cc, uint32_t k)
+{
 	uint64_t r = LOAD_RELAXED(&s->remote), n;
 	do {
 		/* the first free since the last sweep queues the span; so does

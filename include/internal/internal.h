@@ -207,6 +207,9 @@ NALLOC_HIDDEN void nalloc__mspan_init_small(struct mspan *s, int spanclass);
 NALLOC_HIDDEN bool nalloc__mspan_next_window(struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__mspan_sweep(struct mspan *s);
 NALLOC_HIDDEN void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m);
+NALLOC_HIDDEN uint64_t nalloc__mspan_remote_mark(struct mspan *s, uint32_t w, uint64_t m);
+NALLOC_HIDDEN void nalloc__mspan_remote_count(struct mspan *s, struct mcentral *mc, uint32_t cc,
+                                             uint32_t k);
 NALLOC_HIDDEN uint32_t nalloc__mspan_count_alloc(const struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__popcount64(uint64_t v);
 NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
