@@ -295,26 +295,42 @@ static void free_run(struct mheap *h, struct mspan *s)
  * Each is asked for right after the current one first, so the heap stays
  * contiguous and a block larger than any one reservation still fits. */
 
-/* Would committing `more` bytes break RLIMIT_AS?  The limit is read at
- * every growth (setrlimit may come at any time).  The kernel counts our
- * PROT_NONE reservations in VmSize; they are not memory, so what counts
- * is VmSize less what the heaps reserved and did not commit. */
-static bool as_limit_allows(struct mheap *h, size_t more)
+/* RLIMIT_AS, read at every growth (setrlimit may come at any time).  The
+ * kernel counts our PROT_NONE reservations in VmSize; they are not memory,
+ * so what counts as used is VmSize less what the heaps reserved and did
+ * not commit.  The heaps stop short of the limit by 8 MiB and 1/32 of
+ * what is used, which their metadata (mspans, unit records) and the
+ * program's own mappings may still take.  Returns the bytes that may be
+ * committed or reserved (SIZE_MAX: no limit) and the current VmSize. */
+#define AS_SLACK(used) (((uint64_t)8 << 20) + (used) / 32)
+static size_t as_room(size_t *vm_out)
 {
 	uint64_t lim = nalloc__os_as_limit();
+	*vm_out = 0;
 	if (lim == UINT64_MAX)
-		return true;
+		return SIZE_MAX;
 	uint64_t vm = nalloc__os_vm_size();
 	if (vm == 0)
-		return true;
+		return SIZE_MAX;
+	*vm_out = (size_t)vm;
 	uint64_t unused = LOAD_RELAXED(&nalloc__uncommitted_bytes);
 	uint64_t used = vm > unused ? vm - unused : 0;
-	if (vm > lim) {
-		/* the reservation itself would make the process's own
-		 * mappings fail: keep only the units needed to reach the limit */
-		uintptr_t f = frontier(h), room = used < lim ? lim - used : 0;
-		uintptr_t keep = round_up(f + room, ARENA_UNIT);
-		if (h->next && keep < h->res_end) {
+	return used + AS_SLACK(used) < lim ? (size_t)(lim - AS_SLACK(used) - used) : 0;
+}
+
+/* May `more` bytes be committed under RLIMIT_AS?  If the reservation
+ * itself takes VmSize past the limit (a limit set after it was made), the
+ * part of it that cannot be committed under the limit goes back, so the
+ * process's other mappings still fit. */
+static bool as_limit_allows(struct mheap *h, size_t more)
+{
+	size_t vm, room = as_room(&vm);
+	if (room == SIZE_MAX)
+		return true;
+	uintptr_t f = frontier(h);
+	if (h->next && f + room < h->res_end) {
+		uintptr_t keep = round_up(f + room, ARENA_COMMIT_CHUNK);
+		if (keep < h->res_end) {
 			size_t cut = h->res_end - keep;
 			nalloc__os_unreserve((void *)keep, cut);
 			h->res_end = keep;
@@ -322,7 +338,7 @@ static bool as_limit_allows(struct mheap *h, size_t more)
 			__atomic_fetch_sub(&nalloc__uncommitted_bytes, cut, __ATOMIC_RELAXED);
 		}
 	}
-	return used + more <= lim;
+	return more <= room;
 }
 
 static void account_reserve(struct mheap *h, size_t size)
@@ -331,15 +347,25 @@ static void account_reserve(struct mheap *h, size_t size)
 	ADD_RELAXED(&nalloc__uncommitted_bytes, size);
 }
 
-/* At least want more bytes of address space after the frontier. */
+/* At least want more bytes of address space after the frontier.  New
+ * reservations start on a unit boundary; their sizes (and the contiguous
+ * extensions) are whole units, or whole commit chunks under RLIMIT_AS.
+ * So a unit's pages are ever reserved by one heap: a range starts at a
+ * unit's first byte or continues its own heap's range. */
 static bool reserve(struct mheap *h, size_t want)
 {
-	size_t need = round_up(want, ARENA_UNIT);
-	size_t target = round_up(h->reserved_bytes ? h->reserved_bytes : h->first_reserve, ARENA_UNIT);
+	size_t vm, room = as_room(&vm);
+	size_t gran = room == SIZE_MAX ? ARENA_UNIT : ARENA_COMMIT_CHUNK;
+	size_t need = round_up(want, gran);
+	size_t target = round_up(h->reserved_bytes ? h->reserved_bytes : h->first_reserve, gran);
 	if (target > MAX_RESERVE)
 		target = MAX_RESERVE;
+	if (room != SIZE_MAX && target > (room & ~(gran - 1)))
+		target = room & ~(gran - 1); /* no more than the limit lets us use */
 	if (target < need)
 		target = need;
+	if (room != SIZE_MAX && need > room)
+		return false;
 	for (size_t size = target;;) {
 		uintptr_t limit = (uintptr_t)1 << ARENA_ADDR_BITS;
 		if (h->next && h->res_end + size <= limit && h->res_end + size > h->res_end &&
@@ -374,7 +400,7 @@ static bool reserve(struct mheap *h, size_t want)
 		}
 		if (size == need)
 			return false;
-		size = round_up(size / 2, ARENA_UNIT);
+		size = round_up(size / 2, gran);
 		if (size < need)
 			size = need;
 	}
@@ -562,6 +588,12 @@ static struct mspan *alloc_pages(struct mheap *h, size_t npages, size_t align_pa
 	if (rest) {
 		account_free_run(h, rest, +1);
 		free_run(h, rest);
+	} else if (s->npages != npages) {
+		/* no metadata for the rest: a span must have its exact size */
+		account_free_run(h, s, +1);
+		free_run(h, s);
+		nalloc__unlock(&h->lock);
+		return NULL;
 	}
 	make_in_use(h, s, large, dirty);
 	maybe_scavenge(h);
