@@ -347,6 +347,27 @@ static void account_reserve(struct mheap *h, size_t size)
 	ADD_RELAXED(&nalloc__uncommitted_bytes, size);
 }
 
+/* Where to ask for a new (not contiguous) reservation: a random unit in
+ * [4 TiB, 64 TiB), far below where the kernel places mappings by itself
+ * (top down from 128 TiB) and above the program and its brk heap, so the
+ * space above it is usually free and later reservations extend it (a
+ * mapping placed by the kernel usually has its previous one right above
+ * it).  Random, so that the heap's addresses keep ASLR's entropy.  Only a
+ * hint: taken, it falls back to wherever the kernel puts the range. */
+static uintptr_t reserve_hint(struct mheap *h, size_t size)
+{
+	uint64_t x = __builtin_ia32_rdtsc() ^ (uintptr_t)h ^ ((uintptr_t)&x << 17) ^ h->reserved_bytes;
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	x ^= x >> 31;
+	uintptr_t lo = (uintptr_t)1 << 42, hi = (uintptr_t)1 << 46;
+	if (size >= hi - lo)
+		return 0;
+	uintptr_t span = (hi - lo - size) >> ARENA_UNIT_SHIFT;
+	return lo + ((uintptr_t)(x % (span ? span : 1)) << ARENA_UNIT_SHIFT);
+}
+
 /* At least want more bytes of address space after the frontier.  New
  * reservations start on a unit boundary; their sizes (and the contiguous
  * extensions) are whole units, or whole commit chunks under RLIMIT_AS.
@@ -374,8 +395,13 @@ static bool reserve(struct mheap *h, size_t want)
 			account_reserve(h, size);
 			return true;
 		}
-		void *p;
-		if (h->next < HEAP_MAX_EXTENTS && (p = nalloc__os_reserve(size, ARENA_UNIT)) != NULL) {
+		void *p = NULL;
+		uintptr_t hint = h->next < HEAP_MAX_EXTENTS ? reserve_hint(h, size) : 0;
+		if (hint)
+			p = nalloc__os_reserve_at(hint, size);
+		if (!p && h->next < HEAP_MAX_EXTENTS)
+			p = nalloc__os_reserve(size, ARENA_UNIT);
+		if (p) {
 			uintptr_t a = (uintptr_t)p;
 			if (a + size > limit) { /* beyond the unit index */
 				nalloc__os_unreserve(p, size);
