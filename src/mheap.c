@@ -51,9 +51,16 @@ static inline uint64_t *bm_word(struct arena_unit *u, int which, size_t pg)
  * stored whole: readers load them relaxed). */
 static void bits_set(int which, uintptr_t base, size_t n, bool on)
 {
+	size_t pg = upage(base);
+	if (likely(n <= 64 - (pg & 63))) { /* one word: most spans */
+		uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << (pg & 63);
+		uint64_t *w = bm_word(unit_rec(base), which, pg), v = LOAD_RELAXED(w);
+		STORE_RELAXED(w, on ? (v | m) : (v & ~m));
+		return;
+	}
 	while (n) {
 		struct arena_unit *u = unit_rec(base);
-		size_t pg = upage(base);
+		pg = upage(base);
 		size_t inunit = UNIT_PAGES - pg < n ? UNIT_PAGES - pg : n;
 		base += (uintptr_t)inunit << PSHIFT;
 		n -= inunit;

@@ -11,22 +11,17 @@ struct nalloc_globals nalloc__g;
 uintptr_t nalloc__unit_table[ARENA_UNITS];
 uint64_t nalloc__uncommitted_bytes;
 
-static struct arena_unit *unit_of(struct mheap *h, uintptr_t a)
-{
-	struct arena_unit *u = nalloc__arena_unit(a);
-	NALLOC_ASSERT(u && u->heap == h);
-	return u;
-}
-
 static void set_range(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages)
 {
 	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
 	while (npages) {
-		struct arena_unit *u = unit_of(h, base);
+		struct arena_unit *u = nalloc__arena_unit(base);
+		NALLOC_ASSERT(u && u->heap == h);
 		size_t i = (base >> NALLOC_PAGE_SHIFT) & (UNIT_PAGES - 1);
 		size_t k = UNIT_PAGES - i < npages ? UNIT_PAGES - i : npages;
+		struct mspan **e = &u->spans[i];
 		for (size_t j = 0; j < k; j++)
-			STORE_REL(&u->spans[i + j], s);
+			STORE_REL(&e[j], s);
 		base += k << NALLOC_PAGE_SHIFT;
 		npages -= k;
 	}
