@@ -5,7 +5,7 @@
 #define PAGE NALLOC_PAGE_SIZE
 #define PSHIFT NALLOC_PAGE_SHIFT
 #define MAX_SPAN_PAGES ((size_t)1 << 31)    /* npages is 32 bits */
-#define MAX_RESERVE ((size_t)1 << 40)       /* largest reservation step */
+#define MAX_RESERVE ((size_t)1 << 42)       /* largest reservation (NALLOC_ARENA_GB max) */
 #define ZERO_PURGE_MIN ARENA_COMMIT_CHUNK   /* calloc: dirty ranges this long
                                                are purged, not memset */
 
