@@ -55,8 +55,9 @@
  * MEMORY LAYOUT
  *
  *   Arena units.  The 47-bit address space is cut into 64 MiB units.  A
- *   node heap reserves address space (PROT_NONE, NORESERVE) in whole,
- *   aligned units, so every unit has at most one owner; a unit it commits
+ *   node heap reserves address space (PROT_NONE, NORESERVE); each new
+ *   range starts on a unit boundary and ranges only ever extend their own
+ *   heap's, so every unit has at most one owner.  A unit the heap commits
  *   memory in gets a record (struct arena_unit, bound to the node): the
  *   8192 page -> span entries and the in-use and dirty page bitmaps.  A
  *   static table of 2^21 entries (16 MiB of zero .bss: address space, not
@@ -73,19 +74,22 @@
  *   later one as large as all before it, each halved until the OS grants
  *   it (a small `ulimit -v` gets small ones) and never smaller than the
  *   request.  A new reservation is asked for right after the current one,
- *   so the heap usually stays one contiguous range and a block larger than
- *   any reservation fits; otherwise it starts a new extent (h->ext) and
- *   the old reservation's whole unused units go back.  Coalescing looks
- *   only at pages of the heap's own units.  No limit is fixed in advance:
- *   growth fails only when the OS refuses address space or memory, the
- *   node is out of memory (local/strict), or committing would break
- *   RLIMIT_AS, which is read at every growth (4 MiB): VmSize less what the
- *   heaps reserved but did not commit, plus the growth, must stay within
- *   it (when VmSize exceeds the limit, the growing heap also gives back
- *   reserved units it cannot use under it).  A failed growth sets h->full;
- *   small spans (mcentral.c) and large blocks (large_on) then come from
- *   the nearest other node, unless NALLOC_NUMA=strict, and NULL/ENOMEM
- *   when none can grow.
+ *   and a new range at a random address in [4 TiB, 64 TiB), below where
+ *   the kernel puts mappings, so that the space above stays free: the heap
+ *   usually stays one contiguous range, and a block larger than any
+ *   reservation fits.  Otherwise it starts a new extent (h->ext) and the
+ *   old reservation's unused rest goes back.  Coalescing looks only at
+ *   pages of the heap's own units.  No limit is fixed in advance: growth
+ *   fails only when the OS refuses address space or memory, the node is
+ *   out of memory (local/strict), or committing would break RLIMIT_AS,
+ *   which is read at every growth (4 MiB): VmSize less what the heaps
+ *   reserved but did not commit, plus the growth, must stay 8 MiB + 1/32
+ *   below it (room for metadata); under a limit, the growing heap also
+ *   gives back the reserved space it could not commit, so the program's
+ *   own mappings still fit.  A failed growth sets h->full; small spans
+ *   (mcentral.c) and large blocks (large_on) then come from the nearest
+ *   other node, unless NALLOC_NUMA=strict, and NULL/ENOMEM when none can
+ *   grow.
  *
  *   Dirty pages.  A page is dirty from the moment it is handed out until
  *   it is returned to the OS; fresh and purged pages are clean (zero).  A

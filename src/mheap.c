@@ -299,6 +299,7 @@ static void free_run(struct mheap *h, struct mspan *s)
  * first_reserve, each later one as large as all before it (both halved
  * until the OS grants them, never below the request): so the number of
  * reservations stays logarithmic and a small RLIMIT_AS gets small ones.
+ * At most HEAP_MAX_EXTENTS separate ranges: past that, only extensions.
  * Each is asked for right after the current one first, so the heap stays
  * contiguous and a block larger than any one reservation still fits. */
 
@@ -415,9 +416,10 @@ static bool reserve(struct mheap *h, size_t want)
 				return false;
 			}
 			if (h->next) {
-				/* the old reservation's whole units past the frontier go
-				 * back; the frontier's own unit keeps its tail unused */
-				uintptr_t keep = round_up(frontier(h), ARENA_UNIT);
+				/* the old reservation past the frontier goes back (no
+				 * other heap can take it: its ranges start on a unit
+				 * boundary or continue their own) */
+				uintptr_t keep = round_up(frontier(h), ARENA_COMMIT_CHUNK);
 				if (h->res_end > keep) {
 					size_t cut = h->res_end - keep;
 					nalloc__os_unreserve((void *)keep, cut);
