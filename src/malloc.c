@@ -86,10 +86,10 @@
  *   reserved but did not commit, plus the growth, must stay 8 MiB + 1/32
  *   below it (room for metadata); under a limit, the growing heap also
  *   gives back the reserved space it could not commit, so the program's
- *   own mappings still fit.  A failed growth sets h->full; small spans
- *   (mcentral.c) and large blocks (large_on) then come from the nearest
- *   other node, unless NALLOC_NUMA=strict, and NULL/ENOMEM when none can
- *   grow.
+ *   own mappings still fit.  A failed growth, whatever the reason, sets
+ *   h->full; new small spans (mcentral.c grow, local mode) and large
+ *   blocks (large_on, every mode but strict) then come from the nearest
+ *   other node, and NULL/ENOMEM when none can grow.
  *
  *   Dirty pages.  A page is dirty from the moment it is handed out until
  *   it is returned to the OS; fresh and purged pages are clean (zero).  A
