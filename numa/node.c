@@ -81,8 +81,7 @@ int nalloc_node_of(const void *p)
 {
 	if (!LOAD_ACQ(&nalloc__g.ready) || p == NULL)
 		return -1;
-	uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
-	if (off >= nalloc__g.arena_total)
+	if (!nalloc__arena_unit((uintptr_t)p))
 		return -1;
 	nalloc__rcu_read_lock();
 	struct mspan *s = nalloc__span_of(p);

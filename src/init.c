@@ -174,25 +174,20 @@ static void init_locked(void)
 	if (!nalloc__opt.numa_set && nalloc__topo.process_interleave)
 		nalloc__opt.numa = NUMA_INTERLEAVE; /* numactl --interleave */
 	int nnodes = nalloc__topo.nnodes;
-	int shift = nalloc__spanmap_reserve((size_t)nalloc__opt.arena_gb << 30, nnodes);
-	if (shift < 0)
-		nalloc__fatal("cannot reserve address space for the arenas");
-	size_t each = (size_t)1 << shift;
+	/* no address space yet: each heap reserves its own as it grows, from
+	 * NALLOC_ARENA_GB down to what an address-space limit leaves */
 	for (int i = 0; i < nnodes; i++) {
 		struct mheap *h = nalloc__os_alloc(sizeof(struct mheap));
 		if (!h)
 			nalloc__fatal("cannot map the node heaps");
 		nalloc__bind_range(h, sizeof *h, i);
-		if (nalloc__mheap_init(h, i, nalloc__topo.os_node[i], nalloc__g.arena_base + i * each, each,
-		                       nalloc__g.spans + (i * (each >> NALLOC_PAGE_SHIFT))) != 0)
-			nalloc__fatal("cannot map the node heaps");
+		nalloc__mheap_init(h, i, nalloc__topo.os_node[i], (size_t)nalloc__opt.arena_gb << 30);
 		nalloc__g.heaps[i] = h;
 	}
 	nalloc__g.nnodes = nnodes;
 	nalloc__mcache_global_init();
 	nalloc__epoch_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	STORE_REL(&nalloc__g.arena_total, (uintptr_t)nnodes * each);
 }
 
 void nalloc__init(void)

@@ -41,14 +41,13 @@
  *   mcentral     Per (node, class) (src/mcentral.c): spans no mcache holds,
  *                on a partial and a full list under one lock, plus a
  *                lock-free stack of spans that received remote frees.
- *   mheap        Per NUMA node (src/mheap.c): the node's arena, a reserved
- *                virtual range committed in 4 MiB chunks and bound to the
- *                node as it is committed (numa/bind.c); its page -> span map
- *                (src/spanmap.c) and page bitmap; free page runs in
- *                size-segregated lists, coalesced on free; its mcentrals;
- *                its mspan metadata, also bound to the node.  Free pages go
- *                back to the OS (MADV_DONTNEED) once unused for
- *                NALLOC_RETURN_DELAY_MS, on the next heap operation.
+ *   mheap        Per NUMA node (src/mheap.c): the node's arena units
+ *                (reserved address space, committed in 4 MiB chunks and
+ *                bound to the node as it is committed, numa/bind.c); free
+ *                page runs in size-segregated lists, coalesced on free; its
+ *                mcentrals; its mspan metadata, also bound to the node.
+ *                Free pages go back to the OS (MADV_DONTNEED) once unused
+ *                for NALLOC_RETURN_DELAY_MS, on the next heap operation.
  *   topology     numa/topology.c reads sysfs once, at start-up (hwloc when
  *                sysfs has no node files), into static tables: CPU -> home
  *                node, distances, nearest-node orders, the managed nodes
@@ -60,15 +59,53 @@
  *
  * MEMORY LAYOUT
  *
- *   One PROT_NONE reservation holds every node's arena back to back:
- *     arena_base + i * 2^arena_shift   node i's arena (64 GiB by default)
- *   so the node of any pointer is (p - arena_base) >> arena_shift, and one
- *   flat page map (a NORESERVE mapping, one slice per node) gives its
- *   span: spans[(p - arena_base) >> 13].  In-use spans are mapped on every
- *   page, free runs on their first and last page, other entries are NULL:
- *   an entry always covers its page.  Metadata (mspans, mcaches, heaps)
- *   comes from separate mmaps (src/os.c is the only file calling
- *   mmap/mprotect/madvise).
+ *   Arena units.  The 47-bit address space is cut into 64 MiB units.  A
+ *   node heap reserves address space (PROT_NONE, NORESERVE); each new
+ *   range starts on a unit boundary and ranges only ever extend their own
+ *   heap's, so every unit has at most one owner.  A unit the heap commits
+ *   memory in gets a record (struct arena_unit, bound to the node): the
+ *   8192 page -> span entries and the in-use and dirty page bitmaps.  A
+ *   static table of 2^21 entries (16 MiB of zero .bss: address space, not
+ *   memory) locates the record of any address: free's lookup is
+ *     e = unit_table[p >> 26]; s = e ? ((mspan **)e)[p >> 13] : NULL
+ *   (entries are stored biased by the unit's index; bits 47 and up are
+ *   dropped, see nalloc__span_lookup): two dependent loads, three
+ *   instructions more than the single flat map that this replaced.  In-use
+ *   spans are entered on every page, free runs on their first and last
+ *   page, other entries are NULL: an entry always covers its page.
+ *   Records are never freed, so a lock-free reader never sees one go.
+ *
+ *   Growth.  A heap's first reservation is NALLOC_ARENA_GB (64 GiB), each
+ *   later one as large as all before it, each halved until the OS grants
+ *   it (a small `ulimit -v` gets small ones) and never smaller than the
+ *   request.  A new reservation is asked for right after the current one,
+ *   and a new range at a random address in [4 TiB, 64 TiB), below where
+ *   the kernel puts mappings, so that the space above stays free: the heap
+ *   usually stays one contiguous range, and a block larger than any
+ *   reservation fits.  Otherwise it starts a new extent (h->ext) and the
+ *   old reservation's unused rest goes back.  Coalescing looks only at
+ *   pages of the heap's own units.  No limit is fixed in advance: growth
+ *   fails only when the OS refuses address space or memory, the node is
+ *   out of memory (local/strict), or committing would break RLIMIT_AS,
+ *   which is read at every growth (4 MiB): VmSize less what the heaps
+ *   reserved but did not commit, plus the growth, must stay 8 MiB + 1/32
+ *   below it (room for metadata); under a limit, the growing heap also
+ *   gives back the reserved space it could not commit, so the program's
+ *   own mappings still fit.  A failed growth, whatever the reason, sets
+ *   h->full; new small spans (mcentral.c grow, local mode) and large
+ *   blocks (large_on, every mode but strict) then come from the nearest
+ *   other node, and NULL/ENOMEM when none can grow.
+ *
+ *   Dirty pages.  A page is dirty from the moment it is handed out until
+ *   it is returned to the OS; fresh and purged pages are clean (zero).  A
+ *   free run counts its dirty pages exactly (dirtyPages); the scavenger
+ *   purges only dirty ranges; calloc's large blocks zero only dirty
+ *   pages, and dirty ranges of 4 MiB and more are purged instead of
+ *   cleared, so calloc(1, 47 GiB) touches nothing and a reused block costs
+ *   memory only where the caller writes (mheap_alloc_zeroed).
+ *
+ *   Metadata (unit records, mspans, mcaches, heaps) comes from separate
+ *   mmaps (src/os.c is the only file calling mmap/mprotect/madvise).
  *
  * NUMA
  *
@@ -123,11 +160,12 @@
  *   idle thread keeps: its current span and partial lists (bounded); the
  *   spans it exhausted go back as soon as other threads free into them.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
- *   (first fit in the size lists, else grows the arena) under its lock.
+ *   (first fit in the size lists, else grows the arena) under its lock;
+ *   calloc zeroes only its dirty pages, outside the lock.
  *
  * FREE
- *   1. s = spans[(p - arena_base) >> 13]; a pointer outside the arenas is
- *      either from the bootstrap region (ignored) or reported.
+ *   1. s = the page's entry in its arena unit (MEMORY LAYOUT); a pointer
+ *      with none is either from the bootstrap region (ignored) or reported.
  *   2. idx = ((p - s->base) * divmul) >> 32; p must be object idx's start.
  *   3. If s->owner is this thread's mcache: the bit must be set; clear it.
  *      Done: no atomics, no locks.  (If s->owner is this mcache tagged,
@@ -290,11 +328,14 @@ static void *large_on(size_t size, size_t align, bool zero, int node, struct mca
 	if (npages == 0)
 		npages = 1;
 	size_t align_pages = align > NALLOC_PAGE_SIZE ? align >> NALLOC_PAGE_SHIFT : 1;
-	struct mspan *s = nalloc__mheap_alloc(nalloc__g.heaps[node], npages, align_pages, true);
+	struct mspan *s = zero ? nalloc__mheap_alloc_zeroed(nalloc__g.heaps[node], npages, align_pages)
+	                       : nalloc__mheap_alloc(nalloc__g.heaps[node], npages, align_pages, true);
 	if (unlikely(!s) && nalloc__opt.numa != NUMA_STRICT) {
-		for (int k = 1; k < nalloc__g.nnodes && !s; k++)
-			s = nalloc__mheap_alloc(nalloc__g.heaps[nalloc__topo.nearest[node][k]], npages,
-			                        align_pages, true);
+		for (int k = 1; k < nalloc__g.nnodes && !s; k++) {
+			struct mheap *h = nalloc__g.heaps[nalloc__topo.nearest[node][k]];
+			s = zero ? nalloc__mheap_alloc_zeroed(h, npages, align_pages)
+			         : nalloc__mheap_alloc(h, npages, align_pages, true);
+		}
 		if (s && c && c != &nalloc__empty_mcache)
 			c->fallback++;
 	}
@@ -302,9 +343,7 @@ static void *large_on(size_t size, size_t align, bool zero, int node, struct mca
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (zero && s->needzero)
-		memset((void *)s->base, 0, npages << NALLOC_PAGE_SHIFT);
-	return (void *)s->base;
+	return (void *)s->base; /* zeroed by the heap where it had to be */
 }
 
 /* nalloc_malloc_onnode and realloc's "stay on the node": small objects come
@@ -367,10 +406,9 @@ static NOINLINE void free_not_small(void *p, struct mspan *s)
 static void free_not_small_locked(void *p, struct mspan *s)
 {
 	if (s == NULL) {
-		uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
 		if (p == NULL || nalloc__is_bootstrap(p))
 			return;
-		if (off < nalloc__g.arena_total) {
+		if (nalloc__arena_unit((uintptr_t)p)) {
 			/* inside an arena, on a page no span ever covered */
 			nalloc__report(ERR_INVALID_FREE, p, NULL);
 			return;
@@ -446,7 +484,7 @@ static NOINLINE void free_remote(struct mspan *s, void *p, uint32_t w, uint64_t 
  * on; any other pointer into them fails the start-of-object test. */
 static ALWAYS_INLINE void do_free(void *p)
 {
-	struct mspan *s = nalloc__span_of(p);
+	struct mspan *s = nalloc__span_lookup(p); /* unchecked: see internal.h */
 	if (unlikely(s == NULL)) {
 		free_not_small(p, s);
 		return;

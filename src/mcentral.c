@@ -125,13 +125,14 @@ void nalloc__mcentral_drain(struct mcentral *mc)
 }
 
 /* New span of this class from the node heap.  mc->lock not held.  When
- * the node is full, local mode takes it from the nearest node that has
- * room (counted in mc->nfallback); strict mode fails. */
+ * the node heap cannot grow (memory, address space, limits), it comes
+ * from the nearest node that can (counted in mc->nfallback), as large
+ * blocks do; strict mode fails. */
 static struct mspan *grow(struct mcentral *mc)
 {
 	size_t np = nalloc__class_npages[mc->spanclass];
 	struct mspan *s = nalloc__mheap_alloc(mc->heap, np, 1, false);
-	if (!s && nalloc__opt.numa == NUMA_LOCAL && LOAD_RELAXED(&mc->heap->full)) {
+	if (!s && nalloc__opt.numa != NUMA_STRICT && LOAD_RELAXED(&mc->heap->full)) {
 		int home = mc->heap->node;
 		for (int k = 1; k < nalloc__g.nnodes && !s; k++)
 			s = nalloc__mheap_alloc(nalloc__g.heaps[nalloc__topo.nearest[home][k]], np, 1, false);

@@ -38,8 +38,9 @@ static const struct opt_desc table[] = {
 	 "free pages stay mapped this long before they go back to the OS (0: at once)", OPT_U64,
 	 &nalloc__opt.return_delay_ms, 0},
 	{"NALLOC_ARENA_GB", "64",
-	 "address space reserved per NUMA node in GiB (halved until the reservation fits)", OPT_U64,
-	 &nalloc__opt.arena_gb, 0, 1, 4096},
+	 "address space each node heap reserves first, in GiB (halved until it fits); the heap grows past "
+	 "it with more reservations",
+	 OPT_U64, &nalloc__opt.arena_gb, 0, 1, 4096},
 	{"NALLOC_STATS", "0", "1: print the per-node statistics table to stderr at exit", OPT_BOOL,
 	 &nalloc__opt.stats, 0},
 	{"NALLOC_STATS_JSON", "",

@@ -1,4 +1,4 @@
-/* spanmap.c: the page -> span map of every node's arena.  see malloc.c
+/* spanmap.c: the arena-unit index over the address space and each unit's page -> span map.  see malloc.c
  *
  * Invariant: an entry is NULL or points at a span (in use or a free run)
  * that covers the entry's page.  In-use spans are entered on every page,
@@ -8,55 +8,71 @@
 #include "internal.h"
 
 struct nalloc_globals nalloc__g;
+uintptr_t nalloc__unit_table[ARENA_UNITS];
+uint64_t nalloc__uncommitted_bytes;
+
+static void set_range(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages)
+{
+	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
+	while (npages) {
+		struct arena_unit *u = nalloc__arena_unit(base);
+		NALLOC_ASSERT(u && u->heap == h);
+		size_t i = (base >> NALLOC_PAGE_SHIFT) & (UNIT_PAGES - 1);
+		size_t k = UNIT_PAGES - i < npages ? UNIT_PAGES - i : npages;
+		struct mspan **e = &u->spans[i];
+		for (size_t j = 0; j < k; j++)
+			STORE_REL(&e[j], s);
+		base += k << NALLOC_PAGE_SHIFT;
+		npages -= k;
+	}
+}
 
 /* Point npages pages from base at s.  h->lock held. */
 void nalloc__spanmap_set(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages)
 {
-	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
-	size_t pg = (base - h->arena_start) >> NALLOC_PAGE_SHIFT;
-	for (size_t i = 0; i < npages; i++)
-		STORE_REL(&h->spans[pg + i], s);
+	set_range(h, s, base, npages);
 }
 
 /* Forget npages pages from base.  h->lock held. */
 void nalloc__spanmap_clear(struct mheap *h, uintptr_t base, size_t npages)
 {
-	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
-	size_t pg = (base - h->arena_start) >> NALLOC_PAGE_SHIFT;
-	for (size_t i = 0; i < npages; i++)
-		STORE_REL(&h->spans[pg + i], NULL);
+	set_range(h, NULL, base, npages);
 }
 
 /* A free run is found from its neighbours through its first and last page. */
 void nalloc__spanmap_set_ends(struct mheap *h, struct mspan *s)
 {
-	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
-	size_t pg = (s->base - h->arena_start) >> NALLOC_PAGE_SHIFT;
-	STORE_REL(&h->spans[pg], s);
-	STORE_REL(&h->spans[pg + s->npages - 1], s);
+	set_range(h, s, s->base, 1);
+	set_range(h, s, s->base + ((uintptr_t)(s->npages - 1) << NALLOC_PAGE_SHIFT), 1);
 }
 
-/* Reserve the arenas of nnodes nodes and the page map covering them.
- * Halves the per-node size until the reservation succeeds (ulimit -v).
- * Returns the per-node size's log2, or -1. */
-int nalloc__spanmap_reserve(size_t per_node, int nnodes)
+/* Records for the units of [base, base + size) that have none yet, owned
+ * by h and bound to its node; published before any span lies in them.
+ * h->lock held.  Units are never given back: a record, once published,
+ * stays valid for lock-free readers. */
+int nalloc__spanmap_add_units(struct mheap *h, uintptr_t base, size_t size)
 {
-	unsigned shift = 63 - (unsigned)__builtin_clzll(per_node);
-	for (; shift >= 28; shift--) {
-		size_t each = (size_t)1 << shift, total = each * (size_t)nnodes;
-		void *arena = nalloc__os_reserve(total, (size_t)2 << 20);
-		if (!arena)
-			continue;
-		void *map = nalloc__os_alloc((total >> NALLOC_PAGE_SHIFT) * sizeof(struct mspan *));
-		if (!map) {
-			nalloc__os_free(arena, total);
+	NALLOC_ASSERT(nalloc__lock_held(&h->lock));
+	uintptr_t first = base >> ARENA_UNIT_SHIFT, last = (base + size - 1) >> ARENA_UNIT_SHIFT;
+	NALLOC_ASSERT(last < ARENA_UNITS);
+	for (uintptr_t i = first; i <= last; i++) {
+		if (LOAD_RELAXED(&nalloc__unit_table[i])) {
+			/* reservations are whole units: one owner each */
+			NALLOC_ASSERT(nalloc__arena_unit(i << ARENA_UNIT_SHIFT)->heap == h);
 			continue;
 		}
-		nalloc__g.arena_base = (uintptr_t)arena;
-		nalloc__g.spans = map;
-		nalloc__g.arena_shift = shift;
-		/* arena_total is published last, by init, once the heaps exist */
-		return (int)shift;
+		struct arena_unit *u = nalloc__os_alloc(sizeof *u);
+		if (u && (uintptr_t)u == UNIT_BIAS(i)) { /* its entry would read 0 */
+			struct arena_unit *v = nalloc__os_alloc(sizeof *u);
+			nalloc__os_free(u, sizeof *u);
+			u = v;
+		}
+		if (!u)
+			return -1;
+		nalloc__bind_range(u, sizeof *u, h->node);
+		u->heap = h;
+		u->base = i << ARENA_UNIT_SHIFT;
+		STORE_REL(&nalloc__unit_table[i], (uintptr_t)u - UNIT_BIAS(i));
 	}
-	return -1;
+	return 0;
 }

@@ -87,15 +87,21 @@ static void sample_placement(struct mheap *h, struct nalloc_node_stats *ns)
 	int status[SAMPLES];
 	ns->resident_sampled_pages = 0;
 	ns->resident_fraction = -1;
-	size_t npages = (LOAD_RELAXED(&h->arena_used) - h->arena_start) >> NALLOC_PAGE_SHIFT;
+	size_t npages = LOAD_RELAXED(&h->mapped_bytes) >> NALLOC_PAGE_SHIFT;
 	if (npages == 0)
 		return;
 	size_t step = npages / SAMPLES ? npages / SAMPLES : 1;
 	unsigned long n = 0;
-	for (size_t pg = 0; pg < npages && n < SAMPLES; pg += step) {
-		uintptr_t a = h->arena_start + (pg << NALLOC_PAGE_SHIFT);
-		if (nalloc__mheap_page_in_use(h, a))
-			pages[n++] = (void *)a;
+	/* every step-th committed page, over the extents in order */
+	uint32_t next = LOAD_ACQ(&h->next);
+	size_t skip = 0;
+	for (uint32_t e = 0; e < next && n < SAMPLES; e++) {
+		uintptr_t start = LOAD_RELAXED(&h->ext[e].start), end = LOAD_RELAXED(&h->ext[e].end);
+		uintptr_t a = start + (skip << NALLOC_PAGE_SHIFT);
+		for (; a < end && n < SAMPLES; a += step << NALLOC_PAGE_SHIFT)
+			if (nalloc__mheap_page_in_use(h, a))
+				pages[n++] = (void *)a;
+		skip = a >= end ? (a - end) >> NALLOC_PAGE_SHIFT : 0;
 	}
 	if (n == 0 || move_pages(0, n, pages, NULL, status, 0) != 0)
 		return;
@@ -156,7 +162,7 @@ static void gather(struct snapshot *sn)
 		/* no per-object counters: whole spans */
 		small_in_use = (in_use_pages << NALLOC_PAGE_SHIFT) - lb;
 #endif
-		ns->mapped_bytes = LOAD_RELAXED(&h->arena_used) - h->arena_start;
+		ns->mapped_bytes = LOAD_RELAXED(&h->mapped_bytes);
 		ns->committed_bytes = (in_use_pages + LOAD_RELAXED(&h->dirty_free_pages)) << NALLOC_PAGE_SHIFT;
 		ns->in_use_bytes = small_in_use + lb;
 		ns->spans_in_use = LOAD_RELAXED(&h->spans_in_use);

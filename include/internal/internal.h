@@ -153,12 +153,10 @@ struct mspan {
 	uint8_t onlist;          /* which list: heap free list index + 1 (heap
 	                            lock) or LIST_* (mcentral lock, or owner);
 	                            0: on none */
-	uint8_t needzero;        /* free spans, heap lock: memory may hold old
-	                            data (large calloc) */
 	struct mspan *next, *prev;
 	/* --- free spans only, heap lock --- */
 	uint64_t unusedSince;    /* ms timestamp of the free */
-	uint32_t dirtyPages;     /* pages possibly resident (not returned) */
+	uint32_t dirtyPages;     /* its pages with the dirty bit (units) */
 	/* --- retired structs only, heap lock: the epoch stamp (epoch.c) --- */
 	uint64_t retireEpoch;
 	/* --- line 3.  Remote frees (lock-free): a freer that is not the
@@ -329,17 +327,29 @@ NALLOC_HIDDEN void nalloc__mcentral_push_pending(struct mcentral *mc, struct msp
 /* ------------------------------------------------------------- mheap */
 #define HEAP_FREE_LISTS 128  /* free[n]: runs of n pages; free[0]: larger */
 
-/* Per-node page heap: its arena, spans map and page bitmap. */
+/* Per-node page heap: its arena units, page bitmaps (in the units) and free
+ * runs. */
+#define HEAP_MAX_EXTENTS 256
+struct heap_extent {
+	uintptr_t start, end;        /* committed [start, end) */
+};
 struct mheap {
 	nalloc__lock_t lock;
 	int node;                    /* index in nalloc__g.heaps (immutable) */
 	int os_node;                 /* OS node number (immutable) */
-	/* arena: [arena_start, arena_end) reserved; [arena_start, arena_used)
-	 * committed.  arena_used: heap lock (read relaxed by stats) */
-	uintptr_t arena_start, arena_end, arena_used;
-	struct mspan **spans;        /* page -> span (entries: heap lock to
-	                                write; read by anyone, see malloc.c) */
-	uint64_t *bitmap;            /* page in use bit: heap lock */
+	/* address space (heap lock to write; stats read relaxed): committed
+	 * memory is ext[0..next), each a contiguous range of whole pages in
+	 * this heap's arena units; the last one grows inside the current
+	 * reservation, which ends at res_end.  A new reservation extends the
+	 * current one when the OS places it there, else starts an extent. */
+	struct heap_extent ext[HEAP_MAX_EXTENTS];
+	uint32_t next;               /* extents in use (release store) */
+	uintptr_t res_end;           /* end of the current reservation */
+	uint64_t first_reserve;      /* bytes of the first reservation */
+	uint64_t reserved_bytes;     /* address space held, all reservations */
+	uint64_t mapped_bytes;       /* committed bytes (the extents) */
+	uint64_t purged_for_zero;    /* bytes a calloc returned to the OS
+	                                instead of zeroing them */
 	struct spanlist free[HEAP_FREE_LISTS]; /* heap lock */
 	uint64_t freemask[HEAP_FREE_LISTS / 64]; /* nonempty lists: heap lock */
 	uint64_t next_scavenge;      /* ms: heap lock */
@@ -350,8 +360,11 @@ struct mheap {
 	uint32_t nretired;           /* heap lock */
 	uint64_t meta_lost_pages;    /* freed pages kept in use for want of a
 	                                free-run descriptor: heap lock */
-	int full;                    /* node memory ran out at the last growth
-	                                (relaxed; local/strict modes) */
+	int full;                    /* the last growth failed: node memory,
+	                                address space or RLIMIT_AS (relaxed);
+	                                cleared by a growth that succeeds.
+	                                Small spans and large blocks then fall
+	                                back to other nodes (not in strict mode) */
 	/* counters: heap lock (read relaxed by stats) */
 	uint64_t pages_in_use;       /* pages in in-use spans */
 	uint64_t dirty_free_pages;   /* free pages not yet returned */
@@ -374,12 +387,17 @@ struct mheap {
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 
-NALLOC_HIDDEN int nalloc__mheap_init(struct mheap *h, int node, int os_node,
-                                     uintptr_t start, size_t size, struct mspan **spans);
+/* first_reserve: address space the first growth reserves (halved until it
+ * fits); later growths reserve more, as much again each time */
+NALLOC_HIDDEN int nalloc__mheap_init(struct mheap *h, int node, int os_node, size_t first_reserve);
 /* alloc npages aligned to align_pages pages; returns an in-use span
  * (state SPAN_LARGE, spans map filled), or NULL.  Takes the heap lock. */
 NALLOC_HIDDEN struct mspan *nalloc__mheap_alloc(struct mheap *h, size_t npages, size_t align_pages,
                                                bool large);
+/* a large block for calloc: the pages that may hold data are zeroed (small
+ * dirty ranges) or given back to the OS (large ones), outside the lock */
+NALLOC_HIDDEN struct mspan *nalloc__mheap_alloc_zeroed(struct mheap *h, size_t npages,
+                                                      size_t align_pages);
 NALLOC_HIDDEN void nalloc__mheap_free(struct mheap *h, struct mspan *s);
 /* grow an in-use span in place to npages if the following pages are free */
 NALLOC_HIDDEN bool nalloc__mheap_grow_inplace(struct mheap *h, struct mspan *s, size_t npages);
@@ -391,35 +409,84 @@ NALLOC_HIDDEN struct mspan *nalloc__mheap_new_span_meta(struct mheap *h);
 NALLOC_HIDDEN void nalloc__mheap_check(struct mheap *h); /* tests: invariants */
 
 /* ------------------------------------------------------------- spans map */
-/* One reservation [arena_base, arena_base + arena_total) cut into one arena
- * per node; the page map is one array with a slice per node. */
+/* The address space (47 bits) is cut into 64 MiB arena units.  A unit that
+ * a node heap reserved has a record: its page -> span entries and page
+ * bitmaps.  nalloc__unit_table[a >> 26] locates the record of address a;
+ * the table is zero-filled .bss (it costs address space only) and an entry
+ * is 0 for a unit that is not ours.  An entry is stored biased, as
+ * record - (index << 16), so that entry + (a >> 13) * 8 is a's page entry
+ * directly: free's lookup is two dependent loads and one test.  See
+ * malloc.c MEMORY LAYOUT. */
+#define ARENA_UNIT_SHIFT 26
+#define ARENA_UNIT ((size_t)1 << ARENA_UNIT_SHIFT)
+#define ARENA_ADDR_BITS 47
+#define ARENA_UNITS ((size_t)1 << (ARENA_ADDR_BITS - ARENA_UNIT_SHIFT))
+#define UNIT_PAGES (ARENA_UNIT >> NALLOC_PAGE_SHIFT)
+#define UNIT_BIAS(i) ((uintptr_t)(i) * UNIT_PAGES * sizeof(struct mspan *))
+struct arena_unit {
+	struct mspan *spans[UNIT_PAGES]; /* page -> span: written under the
+	                                owning heap's lock, read by anyone.
+	                                First: the biased entries assume it */
+	uint64_t inuse[UNIT_PAGES / 64]; /* page in an in-use span: heap lock
+	                                to write, read relaxed */
+	uint64_t dirty[UNIT_PAGES / 64]; /* page may hold data (handed out
+	                                since it was committed or purged):
+	                                heap lock to write, read relaxed */
+	struct mheap *heap;          /* owner (immutable) */
+	uintptr_t base;              /* first byte (immutable) */
+};
+/* record - UNIT_BIAS(index), 0: not ours.  Set once, release, under the
+ * owner's heap lock, before a span is published in the unit */
+extern NALLOC_HIDDEN uintptr_t nalloc__unit_table[ARENA_UNITS];
+/* bytes reserved by the heaps and not committed (atomic): not memory, so
+ * not counted against RLIMIT_AS by the growth check (mheap.c) */
+extern NALLOC_HIDDEN uint64_t nalloc__uncommitted_bytes;
+
 struct nalloc_globals {
-	uintptr_t arena_base;        /* immutable after init */
-	uintptr_t arena_total;       /* 0 before init: every pointer is foreign */
-	struct mspan **spans;        /* flat page map over all arenas */
-	unsigned arena_shift;        /* log2 of one node's arena */
 	int nnodes;                  /* node heaps */
 	struct mheap *heaps[NALLOC_MAX_NODES];
 	int ready;                   /* init done (atomic) */
 };
 extern NALLOC_HIDDEN struct nalloc_globals nalloc__g;
 
+/* free()'s lookup: the span of p's page, or NULL.  Address bits 47 and up
+ * are dropped, not checked: a pointer there (never one nalloc handed out)
+ * may find a span that does not cover it, which do_free's offset test
+ * rejects (the offset is then >= 2^47, beyond any index * elemsize). */
+static ALWAYS_INLINE struct mspan *nalloc__span_lookup(const void *p)
+{
+	uintptr_t pg = ((uintptr_t)p << (64 - ARENA_ADDR_BITS)) >> (64 - ARENA_ADDR_BITS + NALLOC_PAGE_SHIFT);
+	uintptr_t e = LOAD_RELAXED(&nalloc__unit_table[pg >> (ARENA_UNIT_SHIFT - NALLOC_PAGE_SHIFT)]);
+	if (unlikely(e == 0))
+		return NULL;
+	return LOAD_RELAXED(&((struct mspan **)e)[pg]);
+}
+/* the span covering p's page, or NULL */
 static ALWAYS_INLINE struct mspan *nalloc__span_of(const void *p)
 {
-	uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
-	if (unlikely(off >= nalloc__g.arena_total))
+	if (unlikely((uintptr_t)p >> ARENA_ADDR_BITS))
 		return NULL;
-	return LOAD_RELAXED(&nalloc__g.spans[off >> NALLOC_PAGE_SHIFT]);
+	return nalloc__span_lookup(p);
+}
+/* the record of a's unit if a heap owns it, else NULL */
+static ALWAYS_INLINE struct arena_unit *nalloc__arena_unit(uintptr_t a)
+{
+	if (unlikely(a >> ARENA_ADDR_BITS))
+		return NULL;
+	uintptr_t i = a >> ARENA_UNIT_SHIFT, e = LOAD_RELAXED(&nalloc__unit_table[i]);
+	return e ? (struct arena_unit *)(e + UNIT_BIAS(i)) : NULL;
 }
 static ALWAYS_INLINE struct mheap *nalloc__heap_of(const void *p)
 {
-	uintptr_t off = (uintptr_t)p - nalloc__g.arena_base;
-	return nalloc__g.heaps[off >> nalloc__g.arena_shift];
+	struct arena_unit *u = nalloc__arena_unit((uintptr_t)p);
+	return u ? u->heap : NULL;
 }
 NALLOC_HIDDEN void nalloc__spanmap_set(struct mheap *h, struct mspan *s, uintptr_t base, size_t npages);
 NALLOC_HIDDEN void nalloc__spanmap_set_ends(struct mheap *h, struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanmap_clear(struct mheap *h, uintptr_t base, size_t npages);
-NALLOC_HIDDEN int nalloc__spanmap_reserve(size_t per_node, int nnodes);
+/* give [base, base+size) (whole units' worth, inside h's reservation)
+ * records owned by h; 0 or -1 (no memory for a record) */
+NALLOC_HIDDEN int nalloc__spanmap_add_units(struct mheap *h, uintptr_t base, size_t size);
 
 /* ------------------------------------------------------------- size classes */
 static ALWAYS_INLINE int nalloc__size_class(size_t size)
@@ -434,6 +501,10 @@ NALLOC_HIDDEN int nalloc__size_class_aligned(size_t size, size_t align);
 
 /* ------------------------------------------------------------- os */
 NALLOC_HIDDEN void *nalloc__os_reserve(size_t size, size_t align);
+NALLOC_HIDDEN void *nalloc__os_reserve_at(uintptr_t addr, size_t size); /* exactly there, or NULL */
+NALLOC_HIDDEN void nalloc__os_unreserve(void *p, size_t size);
+NALLOC_HIDDEN uint64_t nalloc__os_as_limit(void); /* RLIMIT_AS now; UINT64_MAX: none */
+NALLOC_HIDDEN uint64_t nalloc__os_vm_size(void);  /* the process's VmSize; 0: unknown */
 NALLOC_HIDDEN int nalloc__os_commit(void *p, size_t size);
 NALLOC_HIDDEN void nalloc__os_purge(void *p, size_t size);
 NALLOC_HIDDEN void *nalloc__os_alloc(size_t size); /* zeroed RW metadata */
@@ -450,7 +521,7 @@ struct nalloc_options {
 	int numa_set;                /* NALLOC_NUMA was given */
 	char nodes[256];             /* NALLOC_NODES: OS node list, "" = all */
 	uint64_t return_delay_ms;    /* free pages kept this long */
-	uint64_t arena_gb;           /* reservation per node, GiB */
+	uint64_t arena_gb;           /* first reservation per node, GiB */
 	int stats;                   /* print the table at exit */
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
