@@ -6,6 +6,15 @@
  *   test_stats vm2     inside a 2-node VM: a thread pinned on node 1 puts
  *                      its bytes on node 1; a thread on node 0 freeing them
  *                      shows as remote frees (in on 1, out on 0, by source)
+ *   test_stats fork N [FD]  fork N children while the interval writer runs
+ *                      (run with a short NALLOC_STATS_INTERVAL): each child
+ *                      allocates and exit()s; one that hangs is killed by
+ *                      its alarm() and the test fails.  FD: the statistics
+ *                      file is a FIFO open on FD, read here slowly, so
+ *                      that the writer is nearly always inside its write
+ *                      when a child is forked; the documents read from it
+ *                      must all be this process's
+ *   test_stats wait    allocate, say "ready", then sleep until a signal
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit_util.h"
 #define failures unit_failures
@@ -238,6 +251,112 @@ static int vm2(void)
 	return failures ? 1 : 0;
 }
 
+/* --- fork ------------------------------------------------------------- */
+static int fifo_fd = -1, fifo_fast;
+static long fifo_own, fifo_foreign;
+
+static void fifo_line(const char *line)
+{
+	const char *q = strstr(line, "\"pid\": ");
+	if (!q)
+		return;
+	if (atoi(q + 7) == (int)getpid())
+		__atomic_add_fetch(&fifo_own, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&fifo_foreign, 1, __ATOMIC_RELAXED);
+}
+
+/* reads the FIFO 256 bytes a millisecond (all it can once fifo_fast) and
+ * looks at the pid near the start of each document */
+static void *fifo_reader(void *arg)
+{
+	(void)arg;
+	char buf[4096], line[128];
+	size_t ll = 0;
+	for (;;) {
+		int fast = __atomic_load_n(&fifo_fast, __ATOMIC_RELAXED);
+		ssize_t r = read(fifo_fd, buf, fast ? sizeof buf : 256);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			return NULL;
+		}
+		for (ssize_t i = 0; i < r; i++) {
+			if (buf[i] == '\n') {
+				line[ll] = 0;
+				fifo_line(line);
+				ll = 0;
+			} else if (ll + 1 < sizeof line) {
+				line[ll++] = buf[i];
+			}
+		}
+		if (!fast)
+			usleep(1000);
+	}
+}
+
+static int fork_many(int n, int fd)
+{
+	int bad = 0, hung = 0;
+	alarm(300); /* the whole run */
+	if (fd >= 0) {
+		pthread_t t;
+		fifo_fd = fd;
+		pthread_create(&t, NULL, fifo_reader, NULL);
+		usleep(20000); /* let the writer fill the FIFO */
+	}
+	for (int i = 0; i < n; i++) {
+		void *keep = malloc(100 + (size_t)i);
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			alarm(10); /* a child that hangs in exit() dies of SIGALRM */
+			void *p = malloc(1000);
+			void *q = malloc(100000);
+			free(p);
+			free(q);
+			free(keep);
+			exit(0);
+		}
+		free(keep);
+		int status;
+		if (waitpid(pid, &status, 0) != pid) {
+			perror("waitpid");
+			return 1;
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (bad++ < 5)
+				fprintf(stderr, "test_stats fork: child %d of %d: %s %d%s\n", i, n,
+				        WIFSIGNALED(status) ? "killed by signal" : "exit status",
+				        WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+				        WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (hung in exit)" : "");
+			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM && ++hung == 3)
+				break; /* 10 s each: no need to see them all */
+		}
+	}
+	if (fd >= 0) {
+		__atomic_store_n(&fifo_fast, 1, __ATOMIC_RELAXED);
+		usleep(200000);
+		long own = __atomic_load_n(&fifo_own, __ATOMIC_RELAXED);
+		long foreign = __atomic_load_n(&fifo_foreign, __ATOMIC_RELAXED);
+		printf("test_stats fork: %ld documents of this process in the FIFO, %ld of others\n", own, foreign);
+		if (own == 0 || foreign != 0) {
+			fprintf(stderr, "test_stats fork: the FIFO holds %ld documents of this process (want > 0) "
+			        "and %ld of its children (want 0)\n", own, foreign);
+			bad++;
+		}
+	}
+	if (bad) {
+		fprintf(stderr, "test_stats fork: %d of %d children did not exit cleanly\n", bad, n);
+		return 1;
+	}
+	printf("test_stats fork: %d children exited\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "basic";
@@ -252,6 +371,18 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "vm2"))
 		return vm2();
-	fprintf(stderr, "usage: test_stats basic|json|vm2\n");
+	if (!strcmp(mode, "fork"))
+		return fork_many(argc > 2 ? atoi(argv[2]) : 300, argc > 3 ? atoi(argv[3]) : -1);
+	if (!strcmp(mode, "wait")) {
+		/* some memory to show, then wait to be signalled (SIGTERM kills) */
+		for (int i = 0; i < 1000; i++)
+			objs[i] = malloc(64);
+		printf("ready\n");
+		fflush(stdout);
+		for (int i = 0; i < 600; i++)
+			sleep(1);
+		return 0;
+	}
+	fprintf(stderr, "usage: test_stats basic|json|vm2|fork N|wait\n");
 	return 2;
 }

@@ -421,6 +421,7 @@ struct nalloc_options {
 	int stats;                   /* print the table at exit */
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
+	char stats_signal[16];       /* NALLOC_STATS_SIGNAL: "" or a signal name */
 };
 extern NALLOC_HIDDEN struct nalloc_options nalloc__opt;
 NALLOC_HIDDEN void nalloc__options_parse(void);
