@@ -178,9 +178,12 @@ static void gather(struct snapshot *sn)
 			ns->lock_waits += LOAD_RELAXED(&h->central[k].lock.contended);
 		}
 		ns->threads = LOAD_RELAXED(&h->nthreads);
-		/* remote frees in, by the freeing thread's home node */
+		/* remote frees in, by the freeing thread's home node: small
+		 * (unowned frees by a thread homed elsewhere) and large */
 		for (int m = 0; m < nn; m++) {
-			uint64_t v = m == i ? 0 : sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]);
+			uint64_t v = m == i ? 0
+			                    : sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]) +
+			                              LOAD_RELAXED(&h->large_rfree_in[m]);
 			ns->remote_frees_by_source[m] = v;
 			ns->remote_frees += v;
 		}

@@ -5,7 +5,8 @@
  *                      tests/check_stats_json.py)
  *   test_stats vm2     inside a 2-node VM: a thread pinned on node 1 puts
  *                      its bytes on node 1; a thread on node 0 freeing them
- *                      shows as remote frees (in on 1, out on 0, by source)
+ *                      shows as remote frees (in on 1, out on 0, by source),
+ *                      small and large blocks alike
  *   test_stats fork N [FD]  fork N children while the interval writer runs
  *                      (run with a short NALLOC_STATS_INTERVAL): each child
  *                      allocates and exit()s; one that hangs is killed by
@@ -186,12 +187,17 @@ static void pin(int cpu)
 	nalloc_thread_set_home(-1);
 }
 
+enum { NBIG = 16, BIG = 64 << 10 }; /* large blocks (> 32 KiB) */
+static void *bigs[NBIG];
+
 static void *alloc_on_1(void *arg)
 {
 	(void)arg;
 	pin(cpu_of[1]);
 	for (int i = 0; i < N; i++)
 		objs[i] = malloc(256);
+	for (int i = 0; i < NBIG; i++)
+		bigs[i] = malloc(BIG);
 	return NULL;
 }
 
@@ -201,6 +207,8 @@ static void *free_on_0(void *arg)
 	pin(cpu_of[0]);
 	for (int i = 0; i < N; i++)
 		free(objs[i]);
+	for (int i = 0; i < NBIG; i++)
+		free(bigs[i]);
 	return NULL;
 }
 
@@ -230,7 +238,8 @@ static int vm2(void)
 	long long d1 = (long long)b.nodes[i1].in_use_bytes - (long long)a.nodes[i1].in_use_bytes;
 	long long d0 = (long long)b.nodes[i0].in_use_bytes - (long long)a.nodes[i0].in_use_bytes;
 	/* glibc's pthread_create may leave a block of its own (SLACK) */
-	CHECK(d1 >= N * 256 && d1 <= N * 256 + 4096, "node 1 in_use grew by %lld, want %d", d1, N * 256);
+	CHECK(d1 >= N * 256 + NBIG * BIG && d1 <= N * 256 + NBIG * BIG + 4096, "node 1 in_use grew by %lld, want %d",
+	      d1, N * 256 + NBIG * BIG);
 	CHECK(d0 < 64 * 1024, "node 0 in_use grew by %lld", d0);
 	CHECK(b.nodes[i1].allocs - a.nodes[i1].allocs >= N, "node 1 allocs");
 	pthread_create(&t, NULL, free_on_0, NULL);
@@ -239,14 +248,18 @@ static int vm2(void)
 	long long rin = (long long)(c.nodes[i1].remote_frees - b.nodes[i1].remote_frees);
 	long long rsrc = (long long)(c.nodes[i1].remote_frees_by_source[i0] - b.nodes[i1].remote_frees_by_source[i0]);
 	long long rout = (long long)(c.nodes[i0].remote_frees_out - b.nodes[i0].remote_frees_out);
-	CHECK(rin == N, "node 1 remote_frees grew by %lld, want %d", rin, N);
-	CHECK(rsrc == N, "node 1 remote_frees_by_source[node 0] grew by %lld", rsrc);
-	CHECK(rout == N, "node 0 remote_frees_out grew by %lld", rout);
+	/* the large blocks count like the small objects */
+	CHECK(rin == N + NBIG, "node 1 remote_frees grew by %lld, want %d + %d large", rin, N, NBIG);
+	CHECK(rsrc == N + NBIG, "node 1 remote_frees_by_source[node 0] grew by %lld, want %d", rsrc, N + NBIG);
+	CHECK(rout == N + NBIG, "node 0 remote_frees_out grew by %lld, want %d", rout, N + NBIG);
+	long long rin0 = (long long)(c.nodes[i0].remote_frees - b.nodes[i0].remote_frees);
+	CHECK(rin0 == 0, "node 0 remote_frees grew by %lld, want 0", rin0);
 	long long back = (long long)c.nodes[i1].in_use_bytes - (long long)a.nodes[i1].in_use_bytes;
 	CHECK(back >= 0 && back <= 4096, "node 1 in_use after the frees differs by %lld", back);
-	printf("test_stats vm2: node 1 in_use +%lld B, remote frees in %lld (from node 0: %lld), out of node 0 %lld; "
+	printf("test_stats vm2: node 1 in_use +%lld B, remote frees in %lld (from node 0: %lld, %d of them large), "
+	       "out of node 0 %lld; "
 	       "resident on node: %.3f / %.3f\n",
-	       d1, rin, rsrc, rout, c.nodes[i0].resident_fraction, c.nodes[i1].resident_fraction);
+	       d1, rin, rsrc, NBIG, rout, c.nodes[i0].resident_fraction, c.nodes[i1].resident_fraction);
 	nalloc_stats_print(stdout, NALLOC_STATS_TEXT);
 	return failures ? 1 : 0;
 }

@@ -338,6 +338,9 @@ struct mheap {
 	                                exited threads and threads without a
 	                                cache (atomic) */
 	uint64_t rfree_in_bytes;     /* their bytes (atomic) */
+	uint64_t large_rfree_in[NALLOC_MAX_NODES]; /* frees of this node's large
+	                                blocks by threads homed on node i, i not
+	                                this node (atomic) */
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 
