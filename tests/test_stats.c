@@ -16,6 +16,11 @@
  *                      when a child is forked; the documents read from it
  *                      must all be this process's
  *   test_stats wait    allocate, say "ready", then sleep until a signal
+ *   test_stats drift S inside a 2-node VM, for S seconds: a thread on node
+ *                      0 keeps growing and hands half of what it allocates
+ *                      to a thread on node 1, which frees it (remote frees
+ *                      on node 0) and churns its own memory, keeping a
+ *                      little (doc/plot-2node.sh draws its interval file)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -370,6 +375,85 @@ static int fork_many(int n, int fd)
 	return 0;
 }
 
+/* --- drift ------------------------------------------------------------ */
+enum { DRIFT_BATCH = 256, DRIFT_RING = 64 };
+static void **drift_ring[DRIFT_RING];
+static unsigned drift_head, drift_tail;
+static pthread_mutex_t drift_lock = PTHREAD_MUTEX_INITIALIZER;
+static int drift_stop;
+
+static void *drift_grow(void *arg)
+{
+	(void)arg;
+	pin(cpu_of[0]);
+	for (int round = 0; !__atomic_load_n(&drift_stop, __ATOMIC_RELAXED); round++) {
+		void **batch = malloc(DRIFT_BATCH * sizeof *batch);
+		for (int i = 0; i < DRIFT_BATCH; i++)
+			batch[i] = malloc(1024);
+		if (round & 1) { /* every other batch goes to node 1 to be freed */
+			pthread_mutex_lock(&drift_lock);
+			if (drift_head - drift_tail < DRIFT_RING)
+				drift_ring[drift_head++ % DRIFT_RING] = batch;
+			pthread_mutex_unlock(&drift_lock);
+		}
+		usleep(20000);
+	}
+	return NULL;
+}
+
+static void *drift_churn(void *arg)
+{
+	(void)arg;
+	pin(cpu_of[1]);
+	void **mine = NULL;
+	for (int round = 0; !__atomic_load_n(&drift_stop, __ATOMIC_RELAXED); round++) {
+		for (;;) {
+			void **batch = NULL;
+			pthread_mutex_lock(&drift_lock);
+			if (drift_tail != drift_head)
+				batch = drift_ring[drift_tail++ % DRIFT_RING];
+			pthread_mutex_unlock(&drift_lock);
+			if (!batch)
+				break;
+			for (int i = 0; i < DRIFT_BATCH; i++)
+				free(batch[i]);
+			free(batch);
+		}
+		void **next = malloc(DRIFT_BATCH / 2 * sizeof *next);
+		for (int i = 0; i < DRIFT_BATCH / 2; i++)
+			next[i] = malloc(2048);
+		if (mine && round % 4) { /* keeps one churn batch in four */
+			for (int i = 0; i < DRIFT_BATCH / 2; i++)
+				free(mine[i]);
+			free(mine);
+		}
+		mine = next;
+		usleep(20000);
+	}
+	return NULL;
+}
+
+static int drift(int seconds)
+{
+	struct nalloc_stats a;
+	nalloc_stats_get(&a);
+	if (a.nnodes < 2 || first_cpu_of_node(1) < 0) {
+		fprintf(stderr, "drift needs nodes 0 and 1 with CPUs (have %d nodes)\n", a.nnodes);
+		return 1;
+	}
+	cpu_of[0] = first_cpu_of_node(0);
+	cpu_of[1] = first_cpu_of_node(1);
+	pthread_t g, c;
+	pthread_create(&g, NULL, drift_grow, NULL);
+	pthread_create(&c, NULL, drift_churn, NULL);
+	sleep((unsigned)seconds);
+	__atomic_store_n(&drift_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(g, NULL);
+	pthread_join(c, NULL);
+	printf("test_stats drift: %d s\n", seconds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "basic";
@@ -386,6 +470,8 @@ int main(int argc, char **argv)
 		return vm2();
 	if (!strcmp(mode, "fork"))
 		return fork_many(argc > 2 ? atoi(argv[2]) : 300, argc > 3 ? atoi(argv[3]) : -1);
+	if (!strcmp(mode, "drift"))
+		return drift(argc > 2 ? atoi(argv[2]) : 4);
 	if (!strcmp(mode, "wait")) {
 		/* some memory to show, then wait to be signalled (SIGTERM kills) */
 		for (int i = 0; i < 1000; i++)
@@ -396,6 +482,6 @@ int main(int argc, char **argv)
 			sleep(1);
 		return 0;
 	}
-	fprintf(stderr, "usage: test_stats basic|json|vm2|fork N|wait\n");
+	fprintf(stderr, "usage: test_stats basic|json|vm2|fork N [FD]|wait|drift SECONDS\n");
 	return 2;
 }
