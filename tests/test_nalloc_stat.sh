@@ -123,7 +123,7 @@ $code" "$@" >"$TMP/py.out" 2>&1; then
 }
 
 # ---------------------------------------------------------------- help
-for c in "" run show diff watch; do
+for c in "" run show diff watch plot; do
 	st $c --help
 	if [ "$rc" = 0 ] && grep -q "usage: nalloc-stat" "$TMP/out"; then
 		ok "nalloc-stat $c --help"
@@ -136,6 +136,7 @@ done
 st --help
 expect_out "run .*CMD" "--help lists run"
 expect_out "watch FILE" "--help lists watch"
+expect_out "plot FILE" "--help lists plot"
 if [ -x "$STAT" ] && command -v python3 >/dev/null 2>&1; then
 	if v=$("$STAT" --version 2>&1) && echo "$v" | grep -q '^nalloc-stat [0-9]'; then
 		ok "the script runs by itself: $v"
