@@ -138,6 +138,22 @@ static int basic(void)
 		free(big[i]);
 	nalloc_stats_get(&b);
 	CHECK(TOT(&a, in_use_bytes) - TOT(&b, in_use_bytes) == 5 << 20, "large in_use fell");
+	/* large blocks freed by another thread of the same node: frees, not
+	 * remote frees (the 2-node case is vm2) */
+	if (b.nnodes == 1) {
+		for (int i = 0; i < 5; i++)
+			objs[i] = malloc(1 << 20);
+		for (int i = 5; i < N; i++)
+			objs[i] = NULL;
+		nalloc_stats_get(&a);
+		pthread_create(&t, NULL, free_all, NULL);
+		pthread_join(t, NULL);
+		nalloc_stats_get(&b);
+		CHECK(TOT(&b, frees) - TOT(&a, frees) >= 5, "large frees by another thread: frees grew by %lld",
+		      TOT(&b, frees) - TOT(&a, frees));
+		CHECK(TOT(&b, remote_frees) == TOT(&a, remote_frees) && TOT(&b, remote_frees_out) == 0,
+		      "one node: large frees by another thread counted as remote (%lld)", TOT(&b, remote_frees));
+	}
 	/* threads gauge */
 	pthread_barrier_t bar;
 	pthread_barrier_init(&bar, NULL, 2);
