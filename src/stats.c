@@ -343,12 +343,13 @@ void nalloc_stats_print(FILE *f, int format)
  * thread, which may have been holding write_lock.  The child handler makes
  * the child's copy of the writer state fresh (lock, semaphore, flags); it
  * never waits for the writer, so a writer stuck on a slow file does not
- * stop fork.  A forked child writes its own document at exit only when
- * PATH contains %p (its own file, started anew); with a fixed PATH it
- * writes none, since its counters start from a copy of its parent's and
- * its document would land in the parent's file.  A child gets no writer
- * thread: no interval documents, and the signal is ignored (a program it
- * execs is a new process: it starts its own).
+ * stop fork.  When PATH contains %p a child is treated like a new process:
+ * its own file (started anew), its own writer thread when the interval or
+ * the signal is set, its final document at exit.  With a fixed PATH a
+ * child writes nothing, since its counters start from a copy of its
+ * parent's and its documents would land in the parent's file: no writer
+ * thread (the signal is ignored), no final document.  A program it execs
+ * is a new process and starts afresh.
  */
 
 enum trigger { TRIGGER_CALL, TRIGGER_INTERVAL, TRIGGER_SIGNAL, TRIGGER_EXIT };
@@ -365,6 +366,12 @@ static int signal_pending;  /* atomic: set by the handler, taken by the
                                writer */
 static int stats_signal;    /* NALLOC_STATS_SIGNAL's number, 0: none;
                                written once, in the constructor */
+
+/* PATH has %p: every process writes its own file */
+static bool own_file_per_process(void)
+{
+	return strstr(nalloc__opt.stats_json, "%p") != NULL;
+}
 
 /* NALLOC_STATS_JSON with "%p" replaced by the process id */
 static void json_path(char *out, size_t size)
@@ -475,7 +482,27 @@ static void *writer_thread(void *arg)
 	return NULL;
 }
 
-/* In the child of fork(): see the top of this section. */
+/* The writer thread, detached, with every signal blocked (the stats
+ * signal is taken by whichever thread; the handler only posts).  0 or an
+ * errno. */
+static int start_writer(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	sem_init(&wake, 0, 0);
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
+	int err = pthread_create(&t, &attr, writer_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return err;
+}
+
+/* In the child of fork(): see the top of this section.  Runs after the
+ * allocator's own child handler (registered first), so malloc works. */
 static void stats_fork_child(void)
 {
 	write_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
@@ -485,6 +512,8 @@ static void stats_fork_child(void)
 	signal_pending = 0;
 	if (stats_signal)
 		sem_init(&wake, 0, 0);
+	if (own_file_per_process() && (nalloc__opt.stats_interval_ms || stats_signal))
+		start_writer(); /* like a new process; on failure, no documents */
 }
 
 /* "USR1", "USR2", "HUP", with or without "SIG": the signal, or 0 */
@@ -545,18 +574,7 @@ void nalloc__stats_start_interval(void)
 		if (fd >= 0)
 			close(fd);
 	}
-	sem_init(&wake, 0, 0);
-	pthread_t t;
-	pthread_attr_t attr;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
-	int err = pthread_create(&t, &attr, writer_thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (err != 0) {
+	if (start_writer() != 0) {
 		nalloc__write_str(2, "nalloc: cannot start the statistics writer thread "
 		                     "(NALLOC_STATS_INTERVAL, NALLOC_STATS_SIGNAL)\n");
 		stats_signal = 0;
@@ -576,6 +594,6 @@ void nalloc__stats_at_exit(void)
 {
 	if (nalloc__opt.stats)
 		nalloc_stats_print(stderr, NALLOC_STATS_TEXT);
-	if (nalloc__opt.stats_json[0] && (!forked || strstr(nalloc__opt.stats_json, "%p")))
+	if (nalloc__opt.stats_json[0] && (!forked || own_file_per_process()))
 		write_document(TRIGGER_EXIT);
 }

@@ -29,6 +29,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,8 +330,42 @@ static void *fifo_reader(void *arg)
 	}
 }
 
+/* until this process's own file (NALLOC_STATS_JSON with %p) has an interval
+ * document; false after 5 s */
+static bool wait_own_document(void)
+{
+	const char *pat = getenv("NALLOC_STATS_JSON");
+	char path[512], num[16];
+	size_t o = 0;
+	snprintf(num, sizeof num, "%d", (int)getpid());
+	for (; *pat && o + 20 < sizeof path; pat++) {
+		if (pat[0] == '%' && pat[1] == 'p') {
+			for (char *q = num; *q; q++)
+				path[o++] = *q;
+			pat++;
+		} else {
+			path[o++] = *pat;
+		}
+	}
+	path[o] = 0;
+	for (int t = 0; t < 500; t++) {
+		FILE *f = fopen(path, "r");
+		char line[160];
+		bool got = f && fgets(line, sizeof line, f) && strstr(line, "\"trigger\": \"interval\"");
+		if (f)
+			fclose(f);
+		if (got)
+			return true;
+		usleep(10000);
+	}
+	fprintf(stderr, "test_stats fork: child %d: no interval document in %s\n", (int)getpid(), path);
+	return false;
+}
+
 static int fork_many(int n, int fd)
 {
+	const char *json = getenv("NALLOC_STATS_JSON");
+	bool own_file = json && strstr(json, "%p");
 	int bad = 0, hung = 0;
 	alarm(300); /* the whole run */
 	if (fd >= 0) {
@@ -353,6 +388,9 @@ static int fork_many(int n, int fd)
 			free(p);
 			free(q);
 			free(keep);
+			/* with %p the first child has its own interval writer */
+			if (i == 0 && own_file && !wait_own_document())
+				exit(3);
 			exit(0);
 		}
 		free(keep);
