@@ -45,9 +45,14 @@ static void add_mcache(struct mcache *c, void *arg)
 		/* allocations are counted a window ahead (mcache.c): take off
 		 * what the current window still holds.  Exact for a thread at
 		 * rest; for a running one, off by what it does meanwhile.  The
-		 * span read is covered by the caller's RCU read-side section. */
+		 * span read is covered by the caller's RCU read-side section.
+		 * With --disable-stats nothing is counted, nor taken off. */
+#ifdef NALLOC_STATS_ENABLED
 		struct mspan *s = LOAD_RELAXED(&c->alloc[k]);
 		uint64_t ahead = (uint64_t)__builtin_popcountll(LOAD_RELAXED(&s->allocCache));
+#else
+		uint64_t ahead = 0;
+#endif
 		sn->mallocs[m][k] += LOAD_RELAXED(&c->nmalloc[k]) - ahead;
 		sn->lfrees[m][k] += LOAD_RELAXED(&c->nfree[k]);
 		sn->swept[m][k] += LOAD_RELAXED(&c->nswept[k]);
