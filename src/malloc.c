@@ -431,6 +431,16 @@ static void free_not_small_locked(void *p, struct mspan *s)
 		nalloc__report(ERR_DOUBLE_FREE, p, s);
 		return;
 	}
+#ifdef NALLOC_STATS_ENABLED
+	/* a free by a thread homed on another node is a remote free, large
+	 * or small (stats.c); the bytes are in large_bytes_in_use already */
+	if (nalloc__g.nnodes > 1) {
+		struct mcache *c = nalloc__tls_mcache;
+		int home = c != &nalloc__empty_mcache ? c->node : nalloc__current_node();
+		if (home != s->node)
+			ADD_RELAXED(&h->large_rfree_in[home], 1);
+	}
+#endif
 	nalloc__mheap_free(h, s);
 }
 

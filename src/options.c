@@ -50,6 +50,10 @@ static const struct opt_desc table[] = {
 	 "SECONDS (decimals allowed): also append a document to NALLOC_STATS_JSON every interval, "
 	 "from a background thread (0: only at exit)",
 	 OPT_SECONDS, &nalloc__opt.stats_interval_ms, 0},
+	{"NALLOC_STATS_SIGNAL", "",
+	 "USR1, USR2 or HUP: on this signal, write a document to NALLOC_STATS_JSON at once, from a "
+	 "background thread (empty: no handler)",
+	 OPT_STR, nalloc__opt.stats_signal, sizeof nalloc__opt.stats_signal},
 };
 #pragma GCC diagnostic pop
 

@@ -6,12 +6,14 @@
  * the registry lock (thread start and exit wait; allocation does not) and
  * reads everything with relaxed loads.  The field list is
  * NALLOC_NODE_STATS_FIELDS in nalloc.h; the JSON layout is
- * doc/stats-schema.md.
+ * doc/stats-schema.md; the writer thread and fork: "files" below.
  */
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <numaif.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +45,14 @@ static void add_mcache(struct mcache *c, void *arg)
 		/* allocations are counted a window ahead (mcache.c): take off
 		 * what the current window still holds.  Exact for a thread at
 		 * rest; for a running one, off by what it does meanwhile.  The
-		 * span read is covered by the caller's RCU read-side section. */
+		 * span read is covered by the caller's RCU read-side section.
+		 * With --disable-stats nothing is counted, nor taken off. */
+#ifdef NALLOC_STATS_ENABLED
 		struct mspan *s = LOAD_RELAXED(&c->alloc[k]);
 		uint64_t ahead = (uint64_t)__builtin_popcountll(LOAD_RELAXED(&s->allocCache));
+#else
+		uint64_t ahead = 0;
+#endif
 		sn->mallocs[m][k] += LOAD_RELAXED(&c->nmalloc[k]) - ahead;
 		sn->lfrees[m][k] += LOAD_RELAXED(&c->nfree[k]);
 		sn->swept[m][k] += LOAD_RELAXED(&c->nswept[k]);
@@ -182,9 +189,12 @@ static void gather(struct snapshot *sn)
 			ns->lock_waits += LOAD_RELAXED(&h->central[k].lock.contended);
 		}
 		ns->threads = LOAD_RELAXED(&h->nthreads);
-		/* remote frees in, by the freeing thread's home node */
+		/* remote frees in, by the freeing thread's home node: small
+		 * (unowned frees by a thread homed elsewhere) and large */
 		for (int m = 0; m < nn; m++) {
-			uint64_t v = m == i ? 0 : sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]);
+			uint64_t v = m == i ? 0
+			                    : sn->rfree[m][i] + LOAD_RELAXED(&h->rfree_in[m]) +
+			                              LOAD_RELAXED(&h->large_rfree_in[m]);
 			ns->remote_frees_by_source[m] = v;
 			ns->remote_frees += v;
 		}
@@ -274,17 +284,17 @@ static const char *numa_mode_name(void)
 }
 
 /* One document on one line (doc/stats-schema.md). */
-static void print_json(FILE *f, const struct snapshot *sn, bool final)
+static void print_json(FILE *f, const struct snapshot *sn, const char *trigger)
 {
 	const struct nalloc_stats *st = &sn->st;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	fprintf(f,
 	        "{\"version\": \"%s\", \"schema\": 2, \"pid\": %d, \"time\": %lld.%03ld, "
-	        "\"uptime\": %.3f, \"numa_mode\": \"%s\", \"final\": %s, \"nodes\": [",
+	        "\"uptime\": %.3f, \"numa_mode\": \"%s\", \"final\": %s, \"trigger\": \"%s\", \"nodes\": [",
 	        NALLOC_VERSION, (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec / 1000000,
 	        (double)(nalloc__now_ms() - nalloc__start_ms) / 1000.0, numa_mode_name(),
-	        final ? "true" : "false");
+	        strcmp(trigger, "exit") ? "false" : "true", trigger);
 	for (int i = 0; i < st->nnodes; i++) {
 		const struct nalloc_node_stats *ns = &st->nodes[i];
 		fprintf(f, "%s{\"node\": %d", i ? ", " : "", ns->node);
@@ -325,16 +335,54 @@ void nalloc_stats_print(FILE *f, int format)
 		return;
 	gather(sn);
 	if (format == NALLOC_STATS_JSON)
-		print_json(f, sn, false);
+		print_json(f, sn, "call");
 	else
 		print_text(f, &sn->st);
 	fflush(f);
 	snapshot_free(sn);
 }
 
-/* ---------------------------------------------------------------- files */
+/* ---------------------------------------------------------------- files
+ *
+ * NALLOC_STATS_JSON=PATH gets a document at exit ("final": true) and, when
+ * asked for, from the writer thread: every NALLOC_STATS_INTERVAL, and
+ * whenever NALLOC_STATS_SIGNAL arrives.  With an interval the documents are
+ * appended (JSON Lines, the file starts empty); without one each document
+ * replaces the file.
+ *
+ * Fork.  Only the forking thread survives in a child: not the writer
+ * thread, which may have been holding write_lock.  The child handler makes
+ * the child's copy of the writer state fresh (lock, semaphore, flags); it
+ * never waits for the writer, so a writer stuck on a slow file does not
+ * stop fork.  When PATH contains %p a child is treated like a new process:
+ * its own file (started anew), its own writer thread when the interval or
+ * the signal is set, its final document at exit.  With a fixed PATH a
+ * child writes nothing, since its counters start from a copy of its
+ * parent's and its documents would land in the parent's file: no writer
+ * thread (the signal is ignored), no final document.  A program it execs
+ * is a new process and starts afresh.
+ */
+
+enum trigger { TRIGGER_CALL, TRIGGER_INTERVAL, TRIGGER_SIGNAL, TRIGGER_EXIT };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool closed;         /* the final document is written: write_lock */
+static bool restart_file;   /* a fork child's first write starts its file
+                               anew (pid reuse): write_lock */
+static int forked;          /* this process is a fork child: set by the
+                               child handler, read at exit */
+static sem_t wake;          /* posted by the signal handler, waited on by
+                               the writer thread (async-signal-safe) */
+static int signal_pending;  /* atomic: set by the handler, taken by the
+                               writer */
+static int stats_signal;    /* NALLOC_STATS_SIGNAL's number, 0: none;
+                               written once, in the constructor */
+
+/* PATH has %p: every process writes its own file */
+static bool own_file_per_process(void)
+{
+	return strstr(nalloc__opt.stats_json, "%p") != NULL;
+}
 
 /* NALLOC_STATS_JSON with "%p" replaced by the process id */
 static void json_path(char *out, size_t size)
@@ -356,9 +404,12 @@ static void json_path(char *out, size_t size)
 }
 
 /* Render one document and write it with one write(2): appended in
- * interval mode, replacing the file otherwise. */
-static void write_document(bool final, bool append)
+ * interval mode, replacing the file otherwise.  Nothing after the final
+ * document. */
+static void write_document(enum trigger why)
 {
+	bool final = why == TRIGGER_EXIT, append = nalloc__opt.stats_interval_ms != 0;
+	static const char *const names[] = {"call", "interval", "signal", "exit"};
 	struct snapshot *sn = snapshot_alloc();
 	char *buf = NULL, path[512];
 	size_t len = 0;
@@ -370,67 +421,190 @@ static void write_document(bool final, bool append)
 		snapshot_free(sn);
 		return;
 	}
-	print_json(m, sn, final);
+	print_json(m, sn, names[why]);
 	fclose(m);
 	snapshot_free(sn);
 	json_path(path, sizeof path);
 	pthread_mutex_lock(&write_lock);
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
-	if (fd < 0) {
-		nalloc__write_str(2, "nalloc: cannot write NALLOC_STATS_JSON file ");
-		nalloc__write_str(2, path);
-		nalloc__write_str(2, "\n");
-	} else {
-		for (size_t done = 0; done < len;) {
-			ssize_t w = write(fd, buf + done, len - done);
-			if (w <= 0)
-				break;
-			done += (size_t)w;
+	if (!closed) {
+		int mode = append && !restart_file ? O_APPEND : O_TRUNC;
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0644);
+		if (fd < 0) {
+			nalloc__write_str(2, "nalloc: cannot write NALLOC_STATS_JSON file ");
+			nalloc__write_str(2, path);
+			nalloc__write_str(2, "\n");
+		} else {
+			for (size_t done = 0; done < len;) {
+				ssize_t w = write(fd, buf + done, len - done);
+				if (w <= 0)
+					break;
+				done += (size_t)w;
+			}
+			close(fd);
+			restart_file = false;
 		}
-		close(fd);
+		closed = final;
 	}
 	pthread_mutex_unlock(&write_lock);
 	free(buf);
 }
 
-static void *interval_thread(void *arg)
+/* NALLOC_STATS_SIGNAL: only wakes the writer (sem_post is
+ * async-signal-safe); never allocates, never locks. */
+static void on_stats_signal(int sig)
+{
+	(void)sig;
+	int e = errno;
+	__atomic_store_n(&signal_pending, 1, __ATOMIC_RELEASE);
+	sem_post(&wake);
+	errno = e;
+}
+
+static void timespec_add_ms(struct timespec *t, uint64_t ms)
+{
+	t->tv_sec += (time_t)(ms / 1000);
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The writer thread: a document every interval (counted from the end of
+ * the last one) and one per signal. */
+static void *writer_thread(void *arg)
 {
 	(void)arg;
 	uint64_t ms = nalloc__opt.stats_interval_ms;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	timespec_add_ms(&next, ms);
 	for (;;) {
-		struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-		write_document(false, true);
+		int r = ms ? sem_clockwait(&wake, CLOCK_MONOTONIC, &next) : sem_wait(&wake);
+		if (r == 0) {
+			if (__atomic_exchange_n(&signal_pending, 0, __ATOMIC_ACQUIRE))
+				write_document(TRIGGER_SIGNAL);
+		} else if (errno == ETIMEDOUT) {
+			write_document(TRIGGER_INTERVAL);
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			timespec_add_ms(&next, ms);
+		}
 	}
 	return NULL;
 }
 
-/* NALLOC_STATS_INTERVAL: a detached thread appends a document to the JSON
- * file every interval (the file starts empty).  Started once, after init,
- * from the library constructor; a fork child does not inherit it. */
-void nalloc__stats_start_interval(void)
+/* The writer thread, detached, with every signal blocked (the stats
+ * signal is taken by whichever thread; the handler only posts).  0 or an
+ * errno. */
+static int start_writer(void)
 {
-	if (!nalloc__opt.stats_interval_ms || !nalloc__opt.stats_json[0])
-		return;
-	char path[512];
-	json_path(path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		close(fd);
 	pthread_t t;
 	pthread_attr_t attr;
+	sigset_t all, old;
+	sem_init(&wake, 0, 0);
+	sigfillset(&all);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, interval_thread, NULL) != 0)
-		nalloc__write_str(2, "nalloc: cannot start the NALLOC_STATS_INTERVAL thread\n");
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
+	int err = pthread_create(&t, &attr, writer_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	return err;
+}
+
+/* In the child of fork(): see the top of this section.  Runs after the
+ * allocator's own child handler (registered first), so malloc works. */
+static void stats_fork_child(void)
+{
+	write_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	closed = false;
+	restart_file = true;
+	forked = 1;
+	signal_pending = 0;
+	if (stats_signal)
+		sem_init(&wake, 0, 0);
+	if (own_file_per_process() && (nalloc__opt.stats_interval_ms || stats_signal))
+		start_writer(); /* like a new process; on failure, no documents */
+}
+
+/* "USR1", "USR2", "HUP", with or without "SIG": the signal, or 0 */
+static int parse_signal(const char *v)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+	if (!strncmp(v, "SIG", 3))
+		v += 3;
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (!strcmp(v, sigs[i].name))
+			return sigs[i].sig;
+	return 0;
+}
+
+static void warn_option(const char *name, const char *value, const char *what)
+{
+	nalloc__write_str(2, "nalloc: ");
+	nalloc__write_str(2, name);
+	if (value) {
+		nalloc__write_str(2, "=");
+		nalloc__write_str(2, value);
+	}
+	nalloc__write_str(2, what);
+}
+
+/* From the library constructor, after init: the fork handler, and, when
+ * NALLOC_STATS_INTERVAL or NALLOC_STATS_SIGNAL asks for one, the writer
+ * thread (detached; its signals blocked) and the signal handler.  A
+ * program that sets none of them gets no thread and no handler. */
+void nalloc__stats_start_interval(void)
+{
+	const char *sig = nalloc__opt.stats_signal;
+	if (!nalloc__opt.stats_json[0]) {
+		if (nalloc__opt.stats_interval_ms)
+			warn_option("NALLOC_STATS_INTERVAL", NULL,
+			            " does nothing without NALLOC_STATS_JSON=PATH: no documents are written\n");
+		if (sig[0])
+			warn_option("NALLOC_STATS_SIGNAL", NULL,
+			            " does nothing without NALLOC_STATS_JSON=PATH: no handler installed\n");
+		return;
+	}
+	pthread_atfork(NULL, NULL, stats_fork_child);
+	if (sig[0]) {
+		stats_signal = parse_signal(sig);
+		if (!stats_signal)
+			warn_option("invalid value for NALLOC_STATS_SIGNAL", sig,
+			            " (USR1, USR2 or HUP): no handler installed\n");
+	}
+	if (!nalloc__opt.stats_interval_ms && !stats_signal)
+		return;
+	if (nalloc__opt.stats_interval_ms) {
+		char path[512];
+		json_path(path, sizeof path);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (start_writer() != 0) {
+		nalloc__write_str(2, "nalloc: cannot start the statistics writer thread "
+		                     "(NALLOC_STATS_INTERVAL, NALLOC_STATS_SIGNAL)\n");
+		stats_signal = 0;
+		return;
+	}
+	if (stats_signal) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_stats_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(stats_signal, &sa, NULL);
+	}
 }
 
 void nalloc__stats_at_exit(void)
 {
 	if (nalloc__opt.stats)
 		nalloc_stats_print(stderr, NALLOC_STATS_TEXT);
-	if (nalloc__opt.stats_json[0])
-		write_document(true, nalloc__opt.stats_interval_ms != 0);
+	if (nalloc__opt.stats_json[0] && (!forked || own_file_per_process()))
+		write_document(TRIGGER_EXIT);
 }

@@ -25,6 +25,12 @@ def check(doc, where):
         fail(f"{where}: schema {doc['schema']}, want 2")
     if doc["numa_mode"] not in ("local", "strict", "interleave", "off"):
         fail(f"{where}: numa_mode {doc['numa_mode']!r}")
+    # "trigger" is newer than schema 2's first documents: checked when there
+    if "trigger" in doc:
+        if doc["trigger"] not in ("exit", "interval", "signal", "call"):
+            fail(f"{where}: trigger {doc['trigger']!r}")
+        if doc["final"] != (doc["trigger"] == "exit"):
+            fail(f"{where}: final is {doc['final']} but trigger is {doc['trigger']!r}")
     nodes = doc["nodes"]
     if not nodes:
         fail(f"{where}: no nodes")

@@ -8,6 +8,10 @@
 # - diff of two runs of different sizes: the changes have the right sign;
 # - show/diff/watch on fixtures (tests/data/nalloc-stat-*): schema 1 and
 #   schema 2 documents with two nodes, a JSON Lines interval file;
+# - run of a command killed by SIGTERM (with --signal: a document before):
+#   the signal named, the table marked as not the final document;
+# - watch on a file that does not exist yet says it waits for it;
+# - plot: a PNG from the interval fixture (gnuplot), and its errors;
 # - every input error exits 2 with one "nalloc-stat: ..." line, no traceback.
 # Exit 77 when NALLOC_LIB (path of libnalloc.so) or python3 is not there.
 
@@ -119,7 +123,7 @@ $code" "$@" >"$TMP/py.out" 2>&1; then
 }
 
 # ---------------------------------------------------------------- help
-for c in "" run show diff watch; do
+for c in "" run show diff watch plot; do
 	st $c --help
 	if [ "$rc" = 0 ] && grep -q "usage: nalloc-stat" "$TMP/out"; then
 		ok "nalloc-stat $c --help"
@@ -132,6 +136,7 @@ done
 st --help
 expect_out "run .*CMD" "--help lists run"
 expect_out "watch FILE" "--help lists watch"
+expect_out "plot FILE" "--help lists plot"
 if [ -x "$STAT" ] && command -v python3 >/dev/null 2>&1; then
 	if v=$("$STAT" --version 2>&1) && echo "$v" | grep -q '^nalloc-stat [0-9]'; then
 		ok "the script runs by itself: $v"
@@ -323,6 +328,81 @@ st show "$TMP/future.json"
 expect_rc 0 "show: unknown fields"
 expect_out '^ +Node 2 +Total$' "show: OS node numbers as they are"
 expect_out '^new_counter +5 +5$' "show: an unknown numeric node field"
+
+# ---------------------------------------------------------------- killed, signal
+# a command killed by SIGTERM after NALLOC_STATS_SIGNAL wrote a document: run
+# names the signal and marks the table as not the final document
+st run --signal USR2 --json "$TMP/sig.json" -- "$PY" -c '
+import os, signal, sys, time
+p = sys.argv[1]
+os.kill(os.getpid(), signal.SIGUSR2)
+for i in range(400):
+    if os.path.exists(p) and os.path.getsize(p) > 0:
+        break
+    time.sleep(0.05)
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(30)' "$TMP/sig.json"
+expect_rc 143 "run --signal USR2 -- a command killed by SIGTERM"
+if grep -q 'was killed by SIGTERM' "$TMP/err"; then ok "run names the signal: $(grep 'killed by' "$TMP/err")"; else bad "run does not name SIGTERM"; show_file "$TMP/err"; fi
+expect_out '^NOT the final document: written on NALLOC_STATS_SIGNAL' "run: the table is marked as not final"
+expect_out '^allocs ' "run: the table of the signal document"
+st show "$TMP/sig.json"
+expect_out '^NOT the final document: written on NALLOC_STATS_SIGNAL' "show marks a signal document"
+st show "$DATA/nalloc-stat-2node-a.json"
+no_out '^NOT the final' "show: a final document is not marked"
+st run -- "$PY" -c 'import os, signal; os.kill(os.getpid(), signal.SIGTERM)'
+expect_rc 143 "run -- a command killed before any document"
+if grep -q 'killed by SIGTERM' "$TMP/err" && grep -q -- '--signal' "$TMP/err"; then
+	ok "run: killed, no document: names the signal and suggests --signal"
+else
+	bad "run: killed, no document: message"
+	show_file "$TMP/err"
+fi
+st run --signal TERM -- true
+expect_err "run --signal TERM" "USR1, USR2 or HUP"
+
+# ---------------------------------------------------------------- watch, waiting
+$TIMEOUT "$PY" "$STAT" watch --interval 0.1 "$TMP/later.jsonl" >"$TMP/wait.out" 2>"$TMP/wait.err" &
+wpid=$!
+sleep 0.5
+cp "$DATA/nalloc-stat-interval.jsonl" "$TMP/later.jsonl"
+wait $wpid
+wrc=$?
+if [ "$wrc" = 0 ] && grep -q "later.jsonl does not exist yet: waiting for it" "$TMP/wait.err" &&
+	[ "$(wc -l <"$TMP/wait.err")" = 1 ] && [ "$(grep -c 'allocs/s' "$TMP/wait.out")" = 3 ]; then
+	ok "watch on a missing file says it waits, then follows it: $(cat "$TMP/wait.err")"
+else
+	bad "watch on a missing file: exit $wrc"
+	show_file "$TMP/wait.err"
+	show_file "$TMP/wait.out"
+fi
+
+# ---------------------------------------------------------------- plot
+if command -v gnuplot >/dev/null 2>&1; then
+	st plot "$DATA/nalloc-stat-interval.jsonl" -o "$TMP/iv.png"
+	expect_rc 0 "plot the interval fixture"
+	expect_out 'iv\.png: 3 documents, nodes 0, 1, 0\.500 to 1\.500 s$' "plot: what it drew"
+	if [ -s "$TMP/iv.png" ] && [ "$(head -c 4 "$TMP/iv.png" | od -An -c | tr -d ' ')" = '211PNG' ] &&
+		[ "$(wc -c <"$TMP/iv.png")" -gt 5000 ]; then
+		ok "plot: a PNG of $(wc -c <"$TMP/iv.png") bytes"
+	else
+		bad "plot: no PNG in $TMP/iv.png"
+	fi
+	cp "$DATA/nalloc-stat-interval.jsonl" "$TMP/iv2.jsonl"
+	st plot "$TMP/iv2.jsonl"
+	if [ "$rc" = 0 ] && [ -s "$TMP/iv2.png" ]; then ok "plot: default output FILE.png"; else bad "plot: default output: exit $rc"; fi
+	st plot "$DATA/nalloc-stat-2node-a.json" -o "$TMP/one.png"
+	expect_err "plot of a single document" "interval file"
+	st plot "$DATA/nalloc-stat-interval.jsonl" -o "$TMP/no/such/dir/x.png"
+	expect_err "plot -o in a missing directory" "no such directory"
+	st plot --pid 4242 "$DATA/nalloc-stat-interval.jsonl" -o "$TMP/x.png"
+	expect_err "plot --pid: no such process" "pid 4242"
+else
+	echo "plot: no gnuplot: PNG checks skipped"
+fi
+PATH=/nonexistent "$PY" "$STAT" plot "$DATA/nalloc-stat-interval.jsonl" -o "$TMP/x.png" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+expect_err "plot without gnuplot" "gnuplot not found"
 
 # ---------------------------------------------------------------- errors
 : >"$TMP/empty.json"

@@ -384,6 +384,9 @@ struct mheap {
 	                                exited threads and threads without a
 	                                cache (atomic) */
 	uint64_t rfree_in_bytes;     /* their bytes (atomic) */
+	uint64_t large_rfree_in[NALLOC_MAX_NODES]; /* frees of this node's large
+	                                blocks by threads homed on node i, i not
+	                                this node (atomic) */
 	struct mcentral central[NALLOC_NUM_CLASSES];
 };
 
@@ -525,6 +528,7 @@ struct nalloc_options {
 	int stats;                   /* print the table at exit */
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
+	char stats_signal[16];       /* NALLOC_STATS_SIGNAL: "" or a signal name */
 };
 extern NALLOC_HIDDEN struct nalloc_options nalloc__opt;
 NALLOC_HIDDEN void nalloc__options_parse(void);
