@@ -32,8 +32,10 @@ fi
 for t in dpkg-buildpackage dpkg-deb dpkg-checkbuilddeps dpkg-architecture; do
 	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found (Debian package dpkg-dev)"; exit 77; }
 done
-if ! command -v git >/dev/null 2>&1 || ! git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-	echo "SKIP: $top_srcdir is not a git checkout (the test copies its tracked files)"
+# the top of a git checkout (not, as in make distcheck, a directory inside one)
+if ! command -v git >/dev/null 2>&1 ||
+	[ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" != "$top_srcdir" ]; then
+	echo "SKIP: $top_srcdir is not the top of a git checkout (the test copies its tracked files)"
 	exit 77
 fi
 

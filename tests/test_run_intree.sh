@@ -16,8 +16,10 @@ top_srcdir=$(cd "$top_srcdir" && pwd)
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-if ! command -v git >/dev/null 2>&1 || ! git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-	echo "SKIP: $top_srcdir is not a git checkout (the test copies its tracked files)"
+# the top of a git checkout (not, as in make distcheck, a directory inside one)
+if ! command -v git >/dev/null 2>&1 ||
+	[ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" != "$top_srcdir" ]; then
+	echo "SKIP: $top_srcdir is not the top of a git checkout (the test copies its tracked files)"
 	exit 77
 fi
 pkgs=$(sed -n '/^PKGS="/,/"$/p' "$top_srcdir/run" | tr -d '"' | sed 's/^PKGS=//')
