@@ -15,7 +15,7 @@
 #      with the extracted library; the extracted nalloc-stat runs a program
 #      under it and finds /usr/lib/<multiarch>/libnalloc.so.0 by default.
 # Exit: 0 pass, 1 fail, 77 skip: not a git checkout; inside a package build
-# (NALLOC_IN_PACKAGE_BUILD=1, set by debian/rules); no dpkg-buildpackage; or
+# (NALLOC_TEST_IN_PACKAGE_BUILD=1, set by debian/rules); no dpkg-buildpackage; or
 # the build dependencies are missing and cannot be installed (apt-get
 # build-dep, as root).  Takes about a minute on 2 cores.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -25,7 +25,7 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 ok() { echo "ok: $*"; }
 
-if [ "${NALLOC_IN_PACKAGE_BUILD:-0}" = 1 ]; then
+if [ "${NALLOC_TEST_IN_PACKAGE_BUILD:-0}" = 1 ]; then
 	echo "SKIP: inside a package build (no package build within a package build)"
 	exit 77
 fi

@@ -8,7 +8,7 @@
 #      the dpkg frontend lock by itself);
 #   2. a lock failure (as 'apt-get update' gives: it does not wait for the
 #      lists lock) is retried until the stub succeeds, with one notice;
-#   3. past NALLOC_APT_LOCK_TIMEOUT it gives up with apt's own message and
+#   3. past RUN_APT_LOCK_TIMEOUT it gives up with apt's own message and
 #      exit status;
 #   4. any other failure is not retried.
 # Exit: 0 pass, 1 fail.
@@ -51,7 +51,7 @@ run_case() {
 	rm -f "$tmp/calls"
 	(
 		export PATH="$tmp/bin:$PATH" STUB_DIR=$tmp STUB_FAILS=$fails STUB_KIND=$kind
-		export NALLOC_APT_LOCK_TIMEOUT=$to
+		export RUN_APT_LOCK_TIMEOUT=$to
 		. "$tmp/apt_get.sh"
 		apt_get "$@"
 	) >"$tmp/out" 2>"$tmp/err"
@@ -73,7 +73,7 @@ grep -v -q -- '-o DPkg::Lock::Timeout=60 update -q' "$tmp/calls" &&
 	bad "not every call passes -o DPkg::Lock::Timeout=60: $(cat "$tmp/calls")"
 echo "ok: retried ${calls} times in ${secs}s"
 
-echo "== the lock is never released: gives up after NALLOC_APT_LOCK_TIMEOUT"
+echo "== the lock is never released: gives up after RUN_APT_LOCK_TIMEOUT"
 run_case 1000 lock 5 install -y foo
 cat "$tmp/out" "$tmp/err"
 [ "$rc" = 100 ] || bad "apt_get exited $rc, not apt-get's 100, after the time-out"

@@ -9,13 +9,17 @@
 #      in place (no ./build/Makefile);
 #   3. with NALLOC_BUILD_DIR set to another directory, ./run stops with a
 #      message that says what to do, before building anything.
-# Exit: 0 pass, 77 skip (not a git checkout, or ./run's Debian packages
-# are missing: ./run would install them), 1 fail.
+# Exit: 0 pass, 77 skip (not a git checkout, inside a package build, or
+# ./run's Debian packages are missing: ./run would install them), 1 fail.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_srcdir=$(cd "$top_srcdir" && pwd)
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
+if [ "${NALLOC_TEST_IN_PACKAGE_BUILD:-0}" = 1 ]; then
+	echo "SKIP: inside a package build (debian/rules)"
+	exit 77
+fi
 # the top of a git checkout (not, as in make distcheck, a directory inside one)
 if ! command -v git >/dev/null 2>&1 ||
 	[ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" != "$top_srcdir" ]; then
