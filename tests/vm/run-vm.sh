@@ -42,14 +42,20 @@
 # --outdir), plus the --env variables.  busybox provides the usual tools
 # (taskset, timeout, ...); bash scripts need bash passed with --files.
 #
+# Boot: the kernel gets no_timer_check (under host load the IO-APIC timer
+# check can panic a TCG guest), and a boot that fails before CMD starts (a
+# panic, qemu dying early) is retried once within the time-out.
+#
 # Exit status: CMD's own exit status; 124 when the time-out struck; 125 when
-# the VM could not be set up or died before CMD finished (a "NALLOC-VM ERROR:"
-# line on stderr says which and where the console log is); 77 when setup.sh
+# the VM could not be set up, did not boot (twice: "harness error"), or died
+# before CMD finished (a "NALLOC-VM ERROR:" line on stderr says which, with
+# the console's last lines and where the console log is); 77 when setup.sh
 # says the harness cannot be installed here (not in CI).
 #
 # Environment: NALLOC_VM_CACHE, NALLOC_VM_KERNEL (see setup.sh),
 #   NALLOC_VM_QEMU (qemu binary), NALLOC_VM_QEMU_ARGS (extra qemu arguments),
-#   NALLOC_VM_ACCEL=kvm (use KVM instead of TCG where /dev/kvm exists).
+#   NALLOC_VM_ACCEL=kvm (use KVM instead of TCG where /dev/kvm exists),
+#   NALLOC_VM_FAULT_BOOTS=N (tests only: make the first N boots panic).
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -278,9 +284,10 @@ initrd=$work/initrd.cpio
 # ------------------------------------------------------------ boot
 console=$work/console.log
 output=$work/output.log
-: >"$console"; : >"$output"
-# mitigations=off and cryptomgr.notests: about 0.5 s less boot under TCG
-cmdline="console=ttyS0 panic=-1 quiet mitigations=off cryptomgr.notests"
+# mitigations=off and cryptomgr.notests: about 0.5 s less boot under TCG.
+# no_timer_check: under host load TCG's timer interrupts come late, and the
+# kernel's IO-APIC timer check then panics ("IO-APIC + timer doesn't work").
+cmdline="console=ttyS0 panic=-1 quiet mitigations=off cryptomgr.notests no_timer_check"
 [ "$balancing" = off ] && cmdline="$cmdline numa_balancing=disable" || cmdline="$cmdline numa_balancing=enable"
 cmdline="$cmdline${append}"
 case ${NALLOC_VM_ACCEL:-tcg} in
@@ -289,7 +296,7 @@ case ${NALLOC_VM_ACCEL:-tcg} in
 esac
 qargs=(-machine q35 -accel "$accel" -cpu max
        -m "${total_mb}M" -smp "$smp" "${numa_args[@]}"
-       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+       -kernel "$kernel" -initrd "$initrd"
        -nodefaults -no-user-config -display none -nic none -no-reboot
        -chardev "file,id=con,path=$console" -serial chardev:con
        -chardev "file,id=out,path=$output" -serial chardev:out)
@@ -298,29 +305,62 @@ if [ -n "$outdir" ]; then
 fi
 # shellcheck disable=SC2206
 [ -n "${NALLOC_VM_QEMU_ARGS:-}" ] && qargs+=($NALLOC_VM_QEMU_ARGS)
-printf '%q ' "$qemu" "${qargs[@]}" >"$work/qemu.cmd"; echo >>"$work/qemu.cmd"
+printf '%q ' "$qemu" "${qargs[@]}" -append "$cmdline" >"$work/qemu.cmd"; echo >>"$work/qemu.cmd"
+
+# boot_once SECONDS: one boot; sets qrc, booted, rc (empty when the command
+# did not finish).  The command's output streams to stdout as it comes.
+# NALLOC_VM_FAULT_BOOTS=N (for tests/vm/test-vm-boot.sh): the first N boots
+# get rdinit=/nonexistent, so that they panic before the command starts.
+boots=0
+boot_once() {
+    local extra=
+    boots=$((boots + 1))
+    [ "$boots" -le "${NALLOC_VM_FAULT_BOOTS:-0}" ] && extra=" rdinit=/nonexistent"
+    : >"$console"; : >"$output"; rm -f "$work/outdir.b64"
+    timeout --foreground -k 5 "$1" "$qemu" "${qargs[@]}" -append "$cmdline$extra" \
+        </dev/null >"$work/qemu.stderr" 2>&1 &
+    qpid=$!
+    tail -n +1 -s 0.2 -f --pid="$qpid" "$output" &
+    tpid=$!
+    [ "$verbose" = 1 ] && { tail -n +1 -s 0.2 -f --pid="$qpid" "$console" >&2 & cpid=$!; }
+    wait "$qpid"
+    qrc=$?
+    qpid=
+    wait "$tpid"; tpid=
+    [ -n "$cpid" ] && wait "$cpid"; cpid=
+    tr -d '\r' <"$console" >"$work/console.txt"
+    booted=$(sed -n 's/^.*NALLOC_VM_BOOTED //p' "$work/console.txt" | tail -n 1)
+    rc=$(sed -n 's/^.*NALLOC_VM_EXIT=\([0-9][0-9]*\).*$/\1/p' "$work/console.txt" | tail -n 1)
+}
 
 start=$(date +%s.%N)
-timeout --foreground -k 5 "$timeout" "$qemu" "${qargs[@]}" </dev/null >"$work/qemu.stderr" 2>&1 &
-qpid=$!
-tail -n +1 -s 0.2 -f --pid="$qpid" "$output" &
-tpid=$!
-[ "$verbose" = 1 ] && { tail -n +1 -s 0.2 -f --pid="$qpid" "$console" >&2 & cpid=$!; }
-wait "$qpid"
-qrc=$?
-qpid=
-wait "$tpid"; tpid=
-[ -n "$cpid" ] && wait "$cpid"; cpid=
+boot_once "$timeout"
+# A boot that failed before the command started (a kernel panic, qemu dying
+# early; not the time-out) is retried once, with the time left: nothing of
+# the command has run or been printed yet.
+attempts=1
+if [ -z "$booted" ] && [ -z "$rc" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
+    spent=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%d", b - a }')
+    left=$((timeout - spent))
+    if [ "$left" -ge 10 ]; then
+        cp "$console" "$work/console.boot1.log"
+        cp "$work/qemu.stderr" "$work/qemu.boot1.stderr"
+        note "layout=$layout: the VM failed to boot (qemu exit status $qrc, ${spent}s); retrying once. Console tail:"
+        tail -n 8 "$work/console.txt" | sed 's/^/nalloc-vm:   /' >&2
+        attempts=2
+        boot_once "$left"
+    fi
+fi
 end=$(date +%s.%N)
 elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
 [ -n "$log" ] && { cp "$console" "$log" || note "cannot write --log $log"; }
+if [ -n "$log" ] && [ "$attempts" = 2 ]; then
+    cp "$work/console.boot1.log" "${log%.console.log}.boot1.console.log" 2>/dev/null
+fi
 logref=${log:-$console}
 
 # ------------------------------------------------------------ result
-tr -d '\r' <"$console" >"$work/console.txt"
-booted=$(sed -n 's/^.*NALLOC_VM_BOOTED //p' "$work/console.txt" | tail -n 1)
-rc=$(sed -n 's/^.*NALLOC_VM_EXIT=\([0-9][0-9]*\).*$/\1/p' "$work/console.txt" | tail -n 1)
 fail() {         # fail STATUS MESSAGE
     local st=$1; shift
     failed=1
@@ -334,7 +374,12 @@ if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
     fail 124 "timed out (--timeout $timeout), VM killed"
 fi
 if [ -z "$rc" ]; then
-    [ -z "$booted" ] && msg="VM did not boot to the command" || msg="VM died before the command finished"
+    if [ -z "$booted" ]; then
+        msg="harness error: the VM did not boot to the command"
+        [ "$attempts" = 2 ] && msg="$msg, twice (first console: $work/console.boot1.log)"
+    else
+        msg="VM died before the command finished"
+    fi
     fail 125 "$msg (qemu exit status $qrc)"
 fi
 if [ -n "$outdir" ]; then
@@ -346,5 +391,7 @@ if grep -q -E 'Kernel panic|BUG:|Oops|general protection fault' "$work/console.t
     grep -E -A 3 'Kernel panic|BUG:|Oops|general protection fault' "$work/console.txt" | head -n 20 >&2
     [ -z "$log" ] && failed=1
 fi
-note "layout=$layout ${booted:+($booted) }exit=$rc wall=${elapsed}s"
+again=
+[ "$attempts" = 2 ] && again=" (booted at the second attempt)"
+note "layout=$layout ${booted:+($booted) }exit=$rc wall=${elapsed}s$again"
 exit "$rc"
