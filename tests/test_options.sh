@@ -21,7 +21,8 @@ n=0
 # expect 'VAR=VALUE' 'stderr line' ('' for none)
 expect() {
 	n=$((n + 1))
-	env -i "$1" LD_PRELOAD="$NALLOC_LIB" "$prog" 2>"$tmp/err"
+	# $3: another VAR=value the case needs
+	env -i "$1" ${3:+"$3"} LD_PRELOAD="$NALLOC_LIB" "$prog" 2>"$tmp/err"
 	rc=$?
 	want=$2
 	got=$(cat "$tmp/err")
@@ -52,8 +53,8 @@ expect "NALLOC_NUMA=$(printf 'lo\tcal')" 'nalloc: NALLOC_NUMA=lo?cal is not one 
 # clamped or rounded values say so
 expect NALLOC_ARENA_GB=0 'nalloc: NALLOC_ARENA_GB=0 is below the minimum 1; using 1'
 expect NALLOC_ARENA_GB=100000 'nalloc: NALLOC_ARENA_GB=100000 is above the maximum 4096; using 4096'
-expect NALLOC_STATS_INTERVAL=0.0001 'nalloc: NALLOC_STATS_INTERVAL=0.0001 is below the resolution (0.001); using 0.001'
-expect NALLOC_STATS_INTERVAL=1.23456 'nalloc: NALLOC_STATS_INTERVAL=1.23456 has more than 3 decimals; using 1.234'
+expect NALLOC_STATS_INTERVAL=0.0001 'nalloc: NALLOC_STATS_INTERVAL=0.0001 is below the resolution (0.001); using 0.001' NALLOC_STATS_JSON=/dev/null
+expect NALLOC_STATS_INTERVAL=1.23456 'nalloc: NALLOC_STATS_INTERVAL=1.23456 has more than 3 decimals; using 1.234' NALLOC_STATS_JSON=/dev/null
 # unknown NALLOC_* variables: one line, with the nearest option when it is close
 expect NALLOC_STAT=1 'nalloc: NALLOC_STAT=1 is not a nalloc option (did you mean NALLOC_STATS?); ignored'
 expect NALLOC_NUMA_MODE=local 'nalloc: NALLOC_NUMA_MODE=local is not a nalloc option; ignored'
@@ -63,8 +64,8 @@ expect NALLOC_ONERROR=warn 'nalloc: NALLOC_ONERROR=warn is not a nalloc option (
 # good values, empty values and the names nalloc's own tests read: silent
 expect NALLOC_NUMA=interleave ''
 expect NALLOC_ON_ERROR=warn ''
-expect NALLOC_STATS_INTERVAL=0.5 ''
-expect NALLOC_STATS_INTERVAL=2.000 ''
+expect NALLOC_STATS_INTERVAL=0.5 '' NALLOC_STATS_JSON=/dev/null
+expect NALLOC_STATS_INTERVAL=2.000 '' NALLOC_STATS_JSON=/dev/null
 expect NALLOC_ARENA_GB=1 ''
 expect NALLOC_NODES=0 ''
 expect NALLOC_NUMA= ''
