@@ -295,6 +295,28 @@ NOINLINE void *nalloc__malloc_slow(size_t size)
 
 static void *large_on(size_t size, size_t align, bool zero, int node, struct mcache *c);
 
+/* NALLOC_GUARD: the large span's last page becomes inaccessible.  When the
+ * kernel refuses (too many mappings: each guard splits one), the block is
+ * served without a guard and that is said once. */
+static NOINLINE void add_guard(struct mspan *s)
+{
+	static int warned;
+	void *g = (void *)(s->base + ((uintptr_t)(s->npages - 1) << NALLOC_PAGE_SHIFT));
+	if (nalloc__os_protect(g, NALLOC_PAGE_SIZE, false) == 0) {
+		s->guard = 1;
+	} else if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
+		nalloc__write_str(2, "nalloc: NALLOC_GUARD: mprotect failed (vm.max_map_count?); "
+		                     "some large blocks have no guard page\n");
+	}
+}
+
+static void drop_guard(struct mspan *s)
+{
+	void *g = (void *)(s->base + ((uintptr_t)(s->npages - 1) << NALLOC_PAGE_SHIFT));
+	nalloc__os_protect(g, NALLOC_PAGE_SIZE, true);
+	s->guard = 0;
+}
+
 void *nalloc__alloc_large(size_t size, size_t align, bool zero)
 {
 	if (unlikely(size > MAX_ALLOC_SIZE || align > MAX_ALLOC_SIZE)) {
@@ -327,6 +349,8 @@ static void *large_on(size_t size, size_t align, bool zero, int node, struct mca
 	size_t npages = (size + NALLOC_PAGE_SIZE - 1) >> NALLOC_PAGE_SHIFT;
 	if (npages == 0)
 		npages = 1;
+	bool guard = nalloc__opt.guard;
+	npages += guard;
 	size_t align_pages = align > NALLOC_PAGE_SIZE ? align >> NALLOC_PAGE_SHIFT : 1;
 	struct mspan *s = zero ? nalloc__mheap_alloc_zeroed(nalloc__g.heaps[node], npages, align_pages)
 	                       : nalloc__mheap_alloc(nalloc__g.heaps[node], npages, align_pages, true);
@@ -343,6 +367,8 @@ static void *large_on(size_t size, size_t align, bool zero, int node, struct mca
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (guard)
+		add_guard(s);
 	return (void *)s->base; /* zeroed by the heap where it had to be */
 }
 
@@ -441,6 +467,8 @@ static void free_not_small_locked(void *p, struct mspan *s)
 			ADD_RELAXED(&h->large_rfree_in[home], 1);
 	}
 #endif
+	if (s->guard)
+		drop_guard(s);
 	nalloc__mheap_free(h, s);
 }
 
@@ -534,7 +562,7 @@ static size_t usable_size(const void *p)
 	}
 	if (LOAD_RELAXED(&s->spanclass))
 		return s->elemsize;
-	return ((uintptr_t)s->npages << NALLOC_PAGE_SHIFT) - ((uintptr_t)p - s->base);
+	return ((uintptr_t)(s->npages - s->guard) << NALLOC_PAGE_SHIFT) - ((uintptr_t)p - s->base);
 }
 
 /* ---------------------------------------------------------------- aligned */
@@ -597,8 +625,9 @@ static void *realloc_impl(void *p, size_t size)
 			errno = EINVAL;
 			return NULL;
 		}
-		old = (size_t)s->npages << NALLOC_PAGE_SHIFT;
-		if (size > NALLOC_MAX_SMALL_SIZE && size <= MAX_ALLOC_SIZE) {
+		old = (size_t)(s->npages - s->guard) << NALLOC_PAGE_SHIFT;
+		/* a guarded block keeps its guard at its end: it moves instead */
+		if (!s->guard && size > NALLOC_MAX_SMALL_SIZE && size <= MAX_ALLOC_SIZE) {
 			size_t np = (size + NALLOC_PAGE_SIZE - 1) >> NALLOC_PAGE_SHIFT;
 			struct mheap *h = nalloc__g.heaps[s->node];
 			if (np <= s->npages) {

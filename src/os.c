@@ -67,6 +67,12 @@ int nalloc__os_commit(void *p, size_t size)
 	return mprotect(p, size, PROT_READ | PROT_WRITE);
 }
 
+/* Make committed memory inaccessible (guard pages) or accessible again. */
+int nalloc__os_protect(void *p, size_t size, bool access)
+{
+	return mprotect(p, size, access ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
 /* Give the pages back: the range stays usable and reads as zero. */
 void nalloc__os_purge(void *p, size_t size)
 {

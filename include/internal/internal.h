@@ -128,6 +128,9 @@ struct mspan {
 	uint8_t state;           /* enum span_state (atomic for large frees) */
 	uint16_t node;           /* index of the owning node heap */
 	uint16_t nwords;         /* used words of the bitmaps */
+	uint8_t guard;           /* large: its last page is an inaccessible
+	                            guard (NALLOC_GUARD); set before the block
+	                            is handed out */
 	uint32_t centralCount;   /* allocated objects when last swept by the
 	                            mcentral; UINT32_MAX while cached.  Written
 	                            under the mcentral lock, read relaxed */
@@ -510,6 +513,7 @@ NALLOC_HIDDEN uint64_t nalloc__os_as_limit(void); /* RLIMIT_AS now; UINT64_MAX: 
 NALLOC_HIDDEN uint64_t nalloc__os_vm_size(void);  /* the process's VmSize; 0: unknown */
 NALLOC_HIDDEN int nalloc__os_commit(void *p, size_t size);
 NALLOC_HIDDEN void nalloc__os_purge(void *p, size_t size);
+NALLOC_HIDDEN int nalloc__os_protect(void *p, size_t size, bool access);
 NALLOC_HIDDEN void *nalloc__os_alloc(size_t size); /* zeroed RW metadata */
 NALLOC_HIDDEN void nalloc__os_free(void *p, size_t size);
 NALLOC_HIDDEN uint64_t nalloc__now_ms(void);
@@ -526,6 +530,7 @@ struct nalloc_options {
 	uint64_t return_delay_ms;    /* free pages kept this long */
 	uint64_t arena_gb;           /* first reservation per node, GiB */
 	int stats;                   /* print the table at exit */
+	int guard;                   /* NALLOC_GUARD: guard page after large blocks */
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
 	char stats_signal[16];       /* NALLOC_STATS_SIGNAL: "" or a signal name */
