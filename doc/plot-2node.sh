@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # doc/plot-2node.sh BUILDDIR: redraws doc/plot-2node.png, README's nalloc-stat
 # plot picture, from a run in a 2-node VM (tests/vm/run-vm.sh): test_stats
 # drift for 4 s with a document every 0.1 s.  see src/malloc.c

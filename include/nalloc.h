@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nalloc.h: public interface of nalloc, a NUMA-aware malloc.
  *
  * Linking with -lnalloc (or LD_PRELOAD=libnalloc.so) replaces the whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numa/bind.c: binding arena and metadata ranges to their node with mbind; room left on a node.  see src/malloc.c */
 #include "internal.h"
 #include <fcntl.h>

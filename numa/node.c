@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numa/node.c: thread homes (automatic and pinned), re-homing, and the per-node API.  see src/malloc.c */
 #include "internal.h"
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numa/sysfs.c: reading /proc and /sys text files of any length without malloc.  see src/malloc.c
  *
  * The allocator reads the kernel's memory figures (bind.c) and, for CPUs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numa/topology.c: the machine's topology (sysfs, or hwloc), loaded once at start-up into static tables.  see src/malloc.c
  *
  * The managed nodes are the NUMA nodes that have memory, that the process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* perf/bench.c: allocator micro-benchmarks.
  *
  * Uses only the standard malloc API, so the same binary can be run under any

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/bench.sh: throughput of nalloc against glibc, jemalloc, tcmalloc and
 # mimalloc on the perf/bench workloads (make bench).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/callgrind.sh: instructions per malloc+free pair, counted with
 # valgrind --tool=callgrind, for nalloc and the peer allocators.
 #

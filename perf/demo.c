@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* perf/demo.c: nalloc-demo, a server-like multithreaded workload.
  *
  * usage: nalloc-demo [-t THREADS] [-d SECONDS] [-s SEED] [--json] [-h]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # perf/lib.sh: shared by perf/bench.sh and perf/callgrind.sh (sourced,
 # POSIX sh).  see src/malloc.c
 

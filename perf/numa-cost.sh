@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/numa-cost.sh: what the NUMA machinery costs on this machine.
 # Runs each perf/bench workload alternately under NALLOC_NUMA=local (the
 # default) and NALLOC_NUMA=off, RUNS times each, and prints the medians and

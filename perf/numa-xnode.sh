@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/numa-xnode.sh: the cross-node producer/consumer benchmark inside a
 # 2-node QEMU VM (tests/vm harness): the producer pinned on node 0's CPU 0
 # allocates, the consumer pinned on node 1's CPU 2 frees.  Prints the

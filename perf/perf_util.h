@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* perf/perf_util.h: small helpers shared by the perf programs (bench.c,
  * workloads.c), which use only the standard malloc API.  see src/malloc.c */
 #ifndef NALLOC_PERF_UTIL_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # perf/plot.gp: the plots of perf/run (gnuplot 5, pngcairo terminal).
 #
 # perf/run writes the data files (DIR/plotdata/*.dat, whitespace-separated,

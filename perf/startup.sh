@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/startup.sh: what preloading nalloc costs a program that does nothing.  see src/malloc.c
 #
 #   perf/startup.sh [--lib PATH] [--runs N] [--prog PROG]

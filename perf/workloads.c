@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* perf/workloads.c: multi-threaded allocator workloads for perf/run.
  *
  * Uses only the standard malloc API and pthreads, so the same binary runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* epoch.c: nalloc's own RCU: epoch-based read-side sections and deferred reuse of span metadata.  see malloc.c
  *
  * A reader is a per-thread record holding the global epoch it entered its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c: reports of invalid and double frees, fatal errors.  see malloc.c */
 #include "internal.h"
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* init.c: start-up, the bootstrap region, locks' slow path, fork.  see malloc.c */
 #include "internal.h"
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* introspect.c: glibc's introspection calls (mallinfo2, mallinfo, malloc_stats, malloc_info, mallopt) and nalloc_version, from nalloc's own figures.  see malloc.c
  *
  * Without these, a program running on nalloc would reach glibc's versions,

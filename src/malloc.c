@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* malloc.c: nalloc's entry points and inline fast paths; the design.
  *
  * nalloc is a NUMA-aware malloc in the lineage of Go's runtime allocator

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mcache.c: per-thread caches: the allocation slow path, creation, thread exit, fork.  see malloc.c */
 #include "internal.h"
 #include <errno.h>

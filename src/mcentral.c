@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mcentral.c: per-(node, size class) lists of spans no mcache holds.  see malloc.c */
 #include "internal.h"
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mheap.c: the per-node page heap: arena growth, free runs, coalescing, dirty pages, return to the OS.  see malloc.c */
 #include "internal.h"
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mspan.c: a span's bitmaps, its allocation cursor and span lists.  see malloc.c */
 #include "internal.h"
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options.c: the NALLOC_* environment options, one table, parsed without allocating.  see malloc.c */
 #include "internal.h"
 #include <stdlib.h>

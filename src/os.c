@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* os.c: the only file that maps, protects and returns memory to the OS.  see malloc.c */
 #include "internal.h"
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizeclass.c: size-class queries beyond the generated tables.  see malloc.c */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* spanmap.c: the arena-unit index over the address space and each unit's page -> span map.  see malloc.c
  *
  * Invariant: an entry is NULL or points at a span (in use or a free run)

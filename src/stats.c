@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c: per-node and per-class statistics: gathering, placement sampling, the table, the JSON document, the interval writer.  see malloc.c
  *
  * The counters are kept per thread (struct mcache, no atomics on the fast

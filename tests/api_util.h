@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api_util.h: small helpers shared by the API-level tests
  * (test_api, test_stress, test_threads, test_fork, test_errors).
  *

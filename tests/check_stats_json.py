@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check_stats_json.py FILE...: each file holds nalloc stats documents (one
 per line, JSON Lines) that must follow doc/stats-schema.md (schema 2)."""
 import json

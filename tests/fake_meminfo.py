@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/fake_meminfo.py: fake /proc/zoneinfo, /proc/meminfo and node meminfo files (test_room.sh).  see src/malloc.c
 #
 #   python3 fake_meminfo.py SCENARIO OUTDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* print_options.c: prints nalloc's option table (src/options.c) as README's markdown rows. */
 #include "internal.h"
 int main(void)

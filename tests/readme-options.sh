@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # README.md's options table is the one in src/options.c, row for row.
 readme="$top_srcdir/README.md"
 want=$(sed -n '/<!-- options-table-begin -->/,/<!-- options-table-end -->/p' "$readme" | grep '^| `')

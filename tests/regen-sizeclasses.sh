@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # regen-sizeclasses.sh: regenerate the size-class header with the built
 # generator and compare it with the committed one.  Passes when they are
 # identical; otherwise prints the diff and fails (refresh the header with

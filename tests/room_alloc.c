@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/room_alloc.c: malloc blocks of the sizes given and say which worked (test_room.sh).  see src/malloc.c
  *
  *   room_alloc MIB...

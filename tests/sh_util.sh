@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/sh_util.sh: shared by the shell tests that run programs under
 # nalloc (sourced, POSIX sh).  see src/malloc.c
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_api.c: the standard allocation API as nalloc provides it.
  *
  * Linked with libnalloc.la (API_LDADD).  Checks, for malloc, free, calloc,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // tests/test_cxx.cc: C++ new/delete on nalloc (libstdc++'s operators call
 // malloc, aligned_alloc and free, which nalloc replaces).
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_epoch.c: span metadata is reused only after every read-side section that could see it has ended, and retiring never waits for a reader. */
 #include "internal.h"
 #include "unit_util.h"

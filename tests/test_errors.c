@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_errors.c: invalid and double frees.
  *
  * nalloc reports a bad free on stderr, naming the kind ("double free",

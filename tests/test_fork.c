@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fork.c: fork() while other threads allocate.
  *
  * Four worker threads allocate, realloc and free blocks of random sizes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fork_storm.c: thousands of forks while threads churn every size
  * class with cross-thread frees.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_guard.c: NALLOC_GUARD=1 puts an inaccessible page after each large
  * block: a write one byte past the usable size faults at once, every byte
  * up to it works, and freed, reallocated and calloc'd blocks behave. */

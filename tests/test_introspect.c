@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_introspect.c: glibc's mallinfo2, mallinfo, malloc_stats, malloc_info and mallopt as nalloc provides them (src/introspect.c).  see src/malloc.c
  *
  * Without arguments (linked with libnalloc.la):

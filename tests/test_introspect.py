@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # tests/test_introspect.py DIR: compares what `test_introspect dump DIR` wrote
 # (see tests/test_introspect.c): malloc_info's XML and mallinfo2's fields
 # against the stats JSON document, and malloc_stats' text (DIR/stats.txt).

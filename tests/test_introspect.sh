@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_introspect.sh: malloc_info's XML (well-formed, one <heap nr=..>
 # per node), mallinfo2 and malloc_stats' table agree with the stats JSON
 # document of the same moment (tests/test_introspect.py): here, and in a

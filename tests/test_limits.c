@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_limits.c: no hidden heap cap and limits that hold.  growth: with a 1 GiB first reservation (NALLOC_ARENA_GB=1), 3.5 GiB of small and large blocks, one larger than the reservation, all succeed and free cleanly.  calloc: a large calloc over pages a freed block dirtied makes only those resident (at most), and calloc(1, 47 GiB) after dirtying does not touch memory (a watchdog kills it past 1 GiB of RSS).  rlimit: RLIMIT_AS lowered at run time makes large and small mallocs fail with ENOMEM near the limit, not gigabytes past it.  until-null (tests/test_ulimit.sh, under ulimit -v): malloc until NULL, ENOMEM, no abort. */
 #include "api_util.h"
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mheap.c: the page allocator against a simple model: random allocations (with alignments), frees, in-place growth and shrinking over a heap whose first reservation is one arena unit (so it grows by more reservations); invariants checked throughout; dirty-page tracking and calloc's zeroing. */
 #include "internal.h"
 #include "unit_util.h"

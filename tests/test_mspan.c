@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mspan.c: span bitmaps, allocCache/freeindex cursor, remote frees and sweeping, for every class. */
 #include "internal.h"
 #include "unit_util.h"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_nalloc_stat.sh: nalloc-stat end to end.
 #
 # - run: real programs (python3) under nalloc; the program's stdin, stdout,

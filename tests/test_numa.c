@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_numa.c: the room check and lazy CPU homes (numa/bind.c, numa/topology.c) as the heap calls them: from many threads, with no lock held.  see src/malloc.c */
 #include "internal.h"
 #include "unit_util.h"

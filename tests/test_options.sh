@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_options.sh: options that talk back (src/options.c).  A tiny
 # program (true) runs under LD_PRELOAD=libnalloc.so in an empty environment
 # with one variable set; its stderr must be exactly the expected line: a bad

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_perf_run.sh: perf/run end to end, tiny: perf/run --quick with
 # 0.2 s runs of larson and prodcons at 1 and 2 threads under nalloc and
 # glibc.  Checks results.csv (one row per workload x allocator x threads x

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_preload.sh: real Debian programs under LD_PRELOAD=$NALLOC_LIB.
 #
 # Each program runs twice, plainly and with nalloc preloaded; the outputs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_retention.c: memory that other threads' frees emptied comes back,
  * whether the thread that allocated it is active, idle or gone.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_room.sh: the room check before an arena grows counts memory as
 # the kernel does (numa/bind.c).  see src/malloc.c
 #

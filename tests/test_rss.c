@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_rss.c: free pages go back to the OS after NALLOC_RETURN_DELAY_MS, so RSS falls after a burst; and stay mapped before it. */
 #include "nalloc.h"
 #include "unit_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sizeclass: check the generated size-class table on its own
  * (include/internal/sizeclasses.h; no allocator code is linked).

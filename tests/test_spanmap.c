@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_spanmap.c: through the real allocator, every pointer's page maps to a span that covers it; free runs are entered only at their ends; heap invariants hold after churn. */
 #include "internal.h"
 #include "unit_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stats.c: the statistics add up on known workloads.
  *   test_stats basic   one process, whatever the nodes: live objects,
  *                      in-use bytes, large blocks, unowned frees, threads

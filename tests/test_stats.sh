@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The statistics: counters add up (one node here), the JSON follows the
 # schema (printed, at exit, and as an interval file), fork under the
 # interval writer, NALLOC_STATS_SIGNAL, the start-up warnings, and inside a

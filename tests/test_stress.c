@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_stress.c: multithreaded allocation stress with corruption checks.
  *
  * NALLOC_STRESS_THREADS threads (default 6) run for about

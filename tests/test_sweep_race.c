@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_sweep_race.c: a sweep that meets a remote freer between its two
  * atomics (bits set, count not yet) must not leave an empty span behind.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_threads.c: thread life cycles and per-thread caches.
  *
  * 1. Churn: NALLOC_THREADS_CHURN (default 10000) short threads, run a few

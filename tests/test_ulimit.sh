@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/test_ulimit.sh: under a small address-space limit (ulimit -v 200000,
 # ~195 MiB) preloaded programs start and run, and a program that mallocs
 # until NULL gets ENOMEM at the limit instead of an abort.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_urcu_app.c: an application that uses liburcu-bp itself.  Regression
  * test: malloc used to wait for a urcu grace period (synchronize_rcu) once
  * 64 mspans were retired, so a malloc took as long as the application's

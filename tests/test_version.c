@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_version.c: nalloc.h's version macros and nalloc_version() agree with configure's version (AC_INIT).  see src/malloc.c
  *
  * NALLOC_CONFIGURE_VERSION is $(PACKAGE_VERSION), passed by tests/introspect.am:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* unit_util.h: tiny check macros shared by the unit tests. */
 #ifndef UNIT_UTIL_H
 #define UNIT_UTIL_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The unit tests again under valgrind's memcheck: nalloc's own code runs
 # (the test programs define malloc themselves, so valgrind does not replace
 # it) and memcheck checks its reads, writes and jumps.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h: nalloc's internal structures and the interfaces between its
  * layers.  See src/malloc.c for the design; this header only says, for each
  * shared field, what protects it.

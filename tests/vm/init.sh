@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/vm/init.sh: /init (PID 1) of the initramfs that tests/vm/run-vm.sh
 # builds.  Runs under the static busybox sh.  Do not run it on a host.
 #

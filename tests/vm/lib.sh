@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/vm/lib.sh: shared by the tests that boot VMs and by setup.sh and
 # run-vm.sh (sourced, POSIX sh).
 # vm_ready: 0 when the VM harness is installed and ready; 77 (skip) when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/vm/numa_place.c: where do nalloc's allocations really live?
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/vm/probe.c: what NUMA topology does this (virtual) machine show, and
  * does page placement really follow mbind()?

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # tests/vm/run-vm.sh: boot a QEMU (TCG) VM with a given NUMA layout, run one
 # shell command line inside it, and exit with that command's exit status.
 #

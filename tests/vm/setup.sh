@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/vm/setup.sh: make sure the multi-NUMA-node VM harness can run.
 #
 #  - installs the Debian packages it needs when a tool is missing

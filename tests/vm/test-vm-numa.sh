@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/vm/test-vm-numa.sh: automake test of nalloc's NUMA placement (issue 3).
 # Boots QEMU VMs with several NUMA layouts and runs tests/vm/numa_place's
 # checks in them, several checks per boot:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/vm/test-vm-probe.sh: automake test of the multi-NUMA-node VM harness.
 # Boots QEMU VMs with the 2node, 4node and cpuless layouts, runs
 # tests/vm/probe in each, and checks the topology the guest reports (node
