@@ -157,6 +157,7 @@ static void fork_child(void)
 {
 	unlock_heaps();
 	nalloc__epoch_fork_child();  /* forgets the vanished threads' sections */
+	nalloc__purger_fork_child();
 	nalloc__mcache_fork_child(); /* abandons the vanished threads' caches */
 	nalloc__unlock(&init_lock);
 }

@@ -48,7 +48,10 @@
  *                page runs in size-segregated lists, coalesced on free; its
  *                mcentrals; its mspan metadata, also bound to the node.
  *                Free pages go back to the OS (MADV_DONTNEED) once unused
- *                for NALLOC_RETURN_DELAY_MS, on the next heap operation.
+ *                for NALLOC_RETURN_DELAY_MS: the background purger
+ *                (src/purger.c, multithreaded processes) returns them even
+ *                when the program has gone quiet; otherwise the next heap
+ *                operation after the delay does.
  *   topology     numa/topology.c reads sysfs once, at start-up (hwloc when
  *                sysfs has no node files), into static tables: CPU -> home
  *                node, distances, nearest-node orders, the managed nodes

@@ -72,12 +72,15 @@ struct mcache *nalloc__mcache_create(void)
 		registry->regprev = c;
 	registry = c;
 	ADD_RELAXED(&h->nthreads, 1);
+	bool several = registry->regnext != NULL;
 	nalloc__unlock(&registry_lock);
 	/* publish before pthread_setspecific, which may allocate */
 	nalloc__tls_mcache = c;
 	nalloc__tls_state = TLS_ACTIVE;
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, c);
+	if (several)
+		nalloc__purger_maybe_start(); /* a multithreaded process */
 	return c;
 }
 

@@ -119,6 +119,13 @@ static void mc_unlock(struct mcentral *mc)
 	nalloc__unlock(&mc->lock);
 }
 
+/* The purger: drain what a freer left for a busy lock's holder. */
+void nalloc__mcentral_try_drain(struct mcentral *mc)
+{
+	if (LOAD_RELAXED(&mc->pending) && nalloc__trylock(&mc->lock))
+		mc_unlock(mc);
+}
+
 void nalloc__mcentral_drain(struct mcentral *mc)
 {
 	nalloc__lock(&mc->lock);

@@ -548,7 +548,7 @@ static size_t scavenge_locked(struct mheap *h, uint64_t now, bool all)
 		}
 	}
 	h->returned_bytes += returned;
-	h->next_scavenge = next;
+	STORE_RELAXED(&h->next_scavenge, next);
 	return returned;
 }
 
@@ -558,6 +558,17 @@ size_t nalloc__mheap_scavenge(struct mheap *h, uint64_t now, bool all)
 	size_t n = scavenge_locked(h, now, all);
 	nalloc__unlock(&h->lock);
 	return n;
+}
+
+/* The purger: scavenge if due, unless someone holds the lock (then that
+ * holder's own heap operation scavenges). */
+void nalloc__mheap_scavenge_due(struct mheap *h, uint64_t now)
+{
+	if (LOAD_RELAXED(&h->next_scavenge) > now || !nalloc__trylock(&h->lock))
+		return;
+	if (h->next_scavenge <= now)
+		scavenge_locked(h, now, false);
+	nalloc__unlock(&h->lock);
 }
 
 static inline void maybe_scavenge(struct mheap *h)
@@ -715,7 +726,7 @@ void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 	h->dirty_free_pages += run->dirtyPages;
 	free_run(h, run);
 	if (h->next_scavenge > now + nalloc__opt.return_delay_ms)
-		h->next_scavenge = now + nalloc__opt.return_delay_ms;
+		STORE_RELAXED(&h->next_scavenge, now + nalloc__opt.return_delay_ms);
 	maybe_scavenge(h);
 	nalloc__unlock(&h->lock);
 }
@@ -777,7 +788,7 @@ void nalloc__mheap_shrink(struct mheap *h, struct mspan *s, size_t npages)
 		h->dirty_free_pages += t->dirtyPages;
 		free_run(h, t);
 		if (h->next_scavenge > t->unusedSince + nalloc__opt.return_delay_ms)
-			h->next_scavenge = t->unusedSince + nalloc__opt.return_delay_ms;
+			STORE_RELAXED(&h->next_scavenge, t->unusedSince + nalloc__opt.return_delay_ms);
 	}
 	nalloc__unlock(&h->lock);
 }

@@ -55,6 +55,11 @@ static const struct opt_desc table[] = {
 	 "USR1, USR2 or HUP: on this signal, write a document to NALLOC_STATS_JSON at once, from a "
 	 "background thread (empty: no handler)",
 	 OPT_STR, nalloc__opt.stats_signal, sizeof nalloc__opt.stats_signal},
+	{"NALLOC_BACKGROUND", "1",
+	 "1: a multithreaded process gets a background thread that returns free pages once "
+	 "NALLOC_RETURN_DELAY_MS has passed, idle or not; 0: pages go back on the next heap "
+	 "operation after the delay",
+	 OPT_BOOL, &nalloc__opt.background, 0},
 	{"NALLOC_GUARD", "0",
 	 "1: an inaccessible page after each block over 32 KiB, so an overflow past its usable size "
 	 "faults at once (costs an 8 KiB page of address space, two mprotect calls and a split "

@@ -356,7 +356,7 @@ struct mheap {
 	                                instead of zeroing them */
 	struct spanlist free[HEAP_FREE_LISTS]; /* heap lock */
 	uint64_t freemask[HEAP_FREE_LISTS / 64]; /* nonempty lists: heap lock */
-	uint64_t next_scavenge;      /* ms: heap lock */
+	uint64_t next_scavenge;      /* ms: heap lock (read relaxed by the purger) */
 	struct mspan *span_freelist; /* mspan metadata to reuse: heap lock */
 	struct mspan *retired;       /* unpublished mspans, newest first, waiting
 	                                until no read-side section can see them
@@ -532,6 +532,7 @@ struct nalloc_options {
 	uint64_t arena_gb;           /* first reservation per node, GiB */
 	int stats;                   /* print the table at exit */
 	int guard;                   /* NALLOC_GUARD: guard page after large blocks */
+	int background;              /* NALLOC_BACKGROUND: purger thread (purger.c) */
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
 	char stats_signal[16];       /* NALLOC_STATS_SIGNAL: "" or a signal name */
@@ -614,6 +615,13 @@ NALLOC_HIDDEN bool nalloc__rcu_read_ongoing(void);
 NALLOC_HIDDEN uint64_t nalloc__epoch_retire_stamp(void);
 NALLOC_HIDDEN uint64_t nalloc__epoch_safe(void);
 NALLOC_HIDDEN void nalloc__epoch_fork_child(void);
+
+/* ------------------------------------------------------------- purger */
+NALLOC_HIDDEN void nalloc__purger_maybe_start(void);
+NALLOC_HIDDEN bool nalloc__purger_running(void);
+NALLOC_HIDDEN void nalloc__purger_fork_child(void);
+NALLOC_HIDDEN void nalloc__mheap_scavenge_due(struct mheap *h, uint64_t now);
+NALLOC_HIDDEN void nalloc__mcentral_try_drain(struct mcentral *mc);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* purger.c: the background thread that returns free pages to the OS once the return delay has passed, without waiting for the next heap operation.  see malloc.c
+ *
+ * Started at most once per process, when its second thread gets an mcache
+ * (a multithreaded program: a server; a single-threaded command never has
+ * it), unless NALLOC_BACKGROUND=0.  Every half delay (at most 1 s, at
+ * least 10 ms) it looks at each node heap and, if the heap's next scavenge
+ * is due and its lock is free, returns the pages unused for the delay; it
+ * also drains mcentral pending stacks that a freer could not drain because
+ * the lock was busy.  It never waits for a lock (trylock), never
+ * allocates, and blocks every signal.  A forked child has no such thread;
+ * it starts one the same way when it gets a second thread.  Nothing on the
+ * malloc and free paths looks at it.
+ */
+#include "internal.h"
+#include <signal.h>
+#include <time.h>
+
+static int started; /* 0, then 1 once the thread was asked for (atomic) */
+
+static void *purger_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint64_t delay = nalloc__opt.return_delay_ms;
+		uint64_t period = delay / 2;
+		if (period > 1000)
+			period = 1000;
+		if (period < 10)
+			period = 10;
+		struct timespec ts = {(time_t)(period / 1000), (long)(period % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0)
+			;
+		uint64_t now = nalloc__now_ms();
+		for (int i = 0; i < nalloc__g.nnodes; i++) {
+			struct mheap *h = nalloc__g.heaps[i];
+			nalloc__mheap_scavenge_due(h, now);
+			for (int k = 1; k < NALLOC_NUM_CLASSES; k++)
+				nalloc__mcentral_try_drain(&h->central[k]);
+		}
+	}
+	return NULL;
+}
+
+/* Called by mcache creation once the process has two threads. */
+void nalloc__purger_maybe_start(void)
+{
+	if (!nalloc__opt.background || LOAD_RELAXED(&started) ||
+	    __atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
+		return;
+	pthread_t t;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
+	if (pthread_create(&t, &attr, purger_main, NULL) != 0)
+		STORE_RELAXED(&started, 0); /* try again with the next thread */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
+bool nalloc__purger_running(void)
+{
+	return LOAD_RELAXED(&started) != 0;
+}
+
+/* fork child: the thread did not come along */
+void nalloc__purger_fork_child(void)
+{
+	STORE_RELAXED(&started, 0);
+}
