@@ -155,14 +155,18 @@
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
  *   the ready stack (our current and partial spans that other threads
  *   freed into: swept, empty ones given back); one collector step (the
- *   oldest partial span of the next class in turn goes back if empty);
+ *   oldest partial span of the next class in turn goes back if empty, or
+ *   the whole class if it has not been refilled for a while);
  *   load the next allocBits word into allocCache; when the span is
  *   exhausted, sweep its remote frees and rewind it if at least 1/8 of it
  *   is free, else tag it; then take an owned partial span with room, or a
  *   partial span from the home node's mcentral, or a new span from the
- *   home heap.  Every 64 refills: re-home if the thread moved.  What an
- *   idle thread keeps: its current span and partial lists (bounded); the
- *   spans it exhausted go back as soon as other threads free into them.
+ *   home heap.  Every 64 refills: re-home if the thread moved.  A class
+ *   the thread has not refilled for 1024 refills gives back its current
+ *   span and partial list when the collector comes to it (decay by use).
+ *   What an idle thread keeps: its current span and partial lists
+ *   (bounded); the spans it exhausted go back as soon as other threads
+ *   free into them.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
  *   (first fit in the size lists, else grows the arena) under its lock;
  *   calloc zeroes only its dirty pages, outside the lock.

@@ -212,7 +212,11 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 	return nalloc__mspan_count_alloc(s);
 }
 
-#define PARTIAL_MAX 64   /* owned partial spans per class, at most */
+#define PARTIAL_MAX 4096 /* owned partial spans per class, at most: room for
+                            a batch of 1M small objects freed by their
+                            owner in any order, which re-adopts them */
+#define DECAY_REFILLS 1024 /* a class not refilled in this many refills
+                            gives back its current span and partial list */
 #define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
 
 /* Enough room to be worth a refill: an eighth of the span, or one object
@@ -347,13 +351,29 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
 	partial_add(c, cls, s, true);
 }
 
-/* One step of the partial-list collector, each refill: the oldest partial
- * span of the next class in turn goes back if it is empty, so spans our
- * own frees emptied in classes we no longer allocate do not stay ours. */
+/* One step of the collector, each refill, on the next class in turn (each
+ * class every NALLOC_NUM_CLASSES - 1 refills): a class this thread has not
+ * refilled for DECAY_REFILLS refills gives back its current span and its
+ * whole partial list (other threads can use them; our later frees into
+ * them are remote frees), so what a thread holds for classes it no longer
+ * uses goes back; in a class still in use, the oldest partial span goes
+ * back if it is empty.  Each span goes back once: no walk repeats. */
 static void collect_step(struct mcache *c)
 {
 	int cls = (int)(c->gc_class % (NALLOC_NUM_CLASSES - 1)) + 1;
 	c->gc_class++;
+	if (c->refills - c->class_refill[cls] > DECAY_REFILLS) {
+		struct mspan *s = c->alloc[cls];
+		if (s != &nalloc__empty_span) {
+			c->alloc[cls] = &nalloc__empty_span;
+			uncount_window(c, cls, s);
+			give_back(s);
+		}
+		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
+			give_back(s);
+		c->class_refill[cls] = c->refills; /* once per quiet stretch */
+		return;
+	}
 	struct mspan *s = c->partial[cls].last;
 	if (s && owned_count(c, cls, s) == 0) {
 		partial_remove(c, cls, s);
@@ -423,9 +443,10 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	}
 	if (LOAD_RELAXED(&c->ready))
 		take_ready(c);
+	c->class_refill[cls] = ++c->refills;
 	collect_step(c);
 	/* every 64 refills: has the thread moved to another node? */
-	if ((++c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
+	if ((c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
 		nalloc__mcache_check_home(c);
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {

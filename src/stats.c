@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <numaif.h>
+#include <sys/syscall.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,7 +112,9 @@ static void sample_placement(struct mheap *h, struct nalloc_node_stats *ns)
 				pages[n++] = (void *)a;
 		skip = a >= end ? (a - end) >> NALLOC_PAGE_SHIFT : 0;
 	}
-	if (n == 0 || move_pages(0, n, pages, NULL, status, 0) != 0)
+	/* the raw call: libnuma's wrapper is the same system call, and not
+	 * linking libnuma saves every process its constructor */
+	if (n == 0 || syscall(SYS_move_pages, 0, n, pages, NULL, status, 0) != 0)
 		return;
 	uint64_t resident = 0, here = 0;
 	for (unsigned long i = 0; i < n; i++) {

@@ -255,12 +255,14 @@ struct mcache {
 	struct mspan *alloc[NALLOC_NUM_CLASSES]; /* owner; empty span if none */
 	struct spanlist partial[NALLOC_NUM_CLASSES]; /* owned spans that may have
 	                                           room, PARTIAL_MAX at most
-	                                           (owner) */
+	                                           (owner; mcache.c) */
 	int node;                    /* home node index (owner) */
 	struct mheap *heap;          /* home node heap (owner; read relaxed) */
 	pthread_t thread;            /* owner thread, for fork */
 	uint32_t refills;            /* slow-path refills (owner) */
 	uint32_t gc_class;           /* next class the collector looks at (owner) */
+	uint32_t class_refill[NALLOC_NUM_CLASSES]; /* refills count at each
+	                                class's last refill (owner) */
 	int pinned;                  /* home set by nalloc_thread_set_home (owner) */
 	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
 	uint64_t fallback;           /* allocations served off the home node */
