@@ -215,6 +215,7 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 #define PARTIAL_MAX 4096 /* owned partial spans per class, at most: room for
                             a batch of 1M small objects freed by their
                             owner in any order, which re-adopts them */
+#define PARTIAL_KEEP 4   /* past this many, an empty oldest span goes back */
 #define DECAY_REFILLS 1024 /* a class not refilled in this many refills
                             gives back its current span and partial list */
 #define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
@@ -244,10 +245,14 @@ static void partial_add(struct mcache *c, int cls, struct mspan *s, bool front)
 		nalloc__spanlist_push(&c->partial[cls], s);
 	else
 		nalloc__spanlist_push_last(&c->partial[cls], s);
-	if (c->partial[cls].n > PARTIAL_MAX) {
+	if (c->partial[cls].n > PARTIAL_KEEP) {
+		/* the oldest goes back if it is empty (frees in allocation
+		 * order), and whatever it holds past PARTIAL_MAX */
 		struct mspan *t = c->partial[cls].last;
-		partial_remove(c, cls, t);
-		give_back(t);
+		if (c->partial[cls].n > PARTIAL_MAX || owned_count(c, cls, t) == 0) {
+			partial_remove(c, cls, t);
+			give_back(t);
+		}
 	}
 }
 
@@ -397,6 +402,10 @@ static void mcache_release(struct mcache *c)
 {
 	take_ready(c);
 	nalloc__mcache_flush(c);
+	/* pushed while we gave the spans back: no longer ours, passed on.  A
+	 * freer that read us as owner before that may still push later: the
+	 * next thread to reuse this struct, or the purger, passes it on */
+	take_ready(c);
 	nalloc__lock(&registry_lock);
 	registry_unlink(c);
 	nalloc__merge_dead_mcache(c);
@@ -477,6 +486,26 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 take:
 	count_window(c, cls, s);
 	return nalloc__span_take(s, s->allocCache);
+}
+
+/* The purger: spans pushed onto the ready stacks of caches whose threads
+ * have exited (late pushes, see mcache_release) go on to their mcentrals.
+ * Every span there has another owner than the struct's, or none. */
+void nalloc__mcache_pool_pass_on(void)
+{
+	if (!nalloc__trylock(&registry_lock))
+		return;
+	for (struct mcache *c = mcache_pool; c; c = c->regnext) {
+		if (!LOAD_RELAXED(&c->ready))
+			continue;
+		struct mspan *s = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
+		while (s) {
+			struct mspan *next = LOAD_RELAXED(&s->pendingNext);
+			nalloc__mcentral_push_pending(s->central, s, true);
+			s = next;
+		}
+	}
+	nalloc__unlock(&registry_lock);
 }
 
 void nalloc__mcache_foreach(void (*fn)(struct mcache *, void *), void *arg)

@@ -7,7 +7,8 @@
  * least 10 ms) it looks at each node heap and, if the heap's next scavenge
  * is due and its lock is free, returns the pages unused for the delay; it
  * also drains mcentral pending stacks that a freer could not drain because
- * the lock was busy.  It never waits for a lock (trylock), never
+ * the lock was busy, and passes on spans pushed late onto the ready stacks
+ * of exited threads' caches.  It never waits for a lock (trylock), never
  * allocates, and blocks every signal.  A forked child has no such thread;
  * it starts one the same way when it gets a second thread.  Nothing on the
  * malloc and free paths looks at it.
@@ -32,6 +33,7 @@ static void *purger_main(void *arg)
 		while (nanosleep(&ts, &ts) != 0)
 			;
 		uint64_t now = nalloc__now_ms();
+		nalloc__mcache_pool_pass_on();
 		for (int i = 0; i < nalloc__g.nnodes; i++) {
 			struct mheap *h = nalloc__g.heaps[i];
 			nalloc__mheap_scavenge_due(h, now);

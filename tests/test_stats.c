@@ -99,8 +99,10 @@ static int basic(void)
 	}
 	size_t usable = 0;
 	nalloc_stats_get(&a);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		objs[i] = malloc(100);
+		memset(objs[i], 1, 100); /* resident: the placement sample below needs it */
+	}
 	usable = malloc_usable_size(objs[0]);
 	nalloc_stats_get(&b);
 	CHECK(LIVE(&b) - LIVE(&a) == N, "live objects grew by %lld, want %d", LIVE(&b) - LIVE(&a), N);
