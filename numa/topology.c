@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 #ifndef NALLOC_NO_HWLOC
+#include <dlfcn.h>
 #include <hwloc.h>
 #endif
 #include <numaif.h>
@@ -325,38 +326,116 @@ void nalloc__topology_load(void)
 }
 
 /* ------------------------------------------------------------ from hwloc
- * Only where sysfs has no node files.  Built with -DNALLOC_NO_HWLOC (and
- * without -lhwloc, which a preloaded program otherwise pays for: some 37
- * system calls and 0.2 ms at every start) such a machine is one node. */
+ * Only where sysfs has no node files.  hwloc is not linked: a preloaded
+ * program would pay for it (and libudev and libm) at every start, some 25
+ * system calls and 0.2 ms, for a fallback that sysfs makes rare.  It is
+ * opened here (dlopen, its mallocs served from the bootstrap region) and
+ * called through pointers; hwloc.h's inline helpers are not used, since
+ * they would bind hwloc's symbols at load time.  Built with
+ * -DNALLOC_NO_HWLOC, such a machine is one node. */
 #ifdef NALLOC_NO_HWLOC
 static void hwloc_load(void)
 {
 	single_node();
 }
 #else
+static struct {
+	int (*topology_init)(hwloc_topology_t *);
+	int (*set_all_types_filter)(hwloc_topology_t, enum hwloc_type_filter_e);
+	int (*set_flags)(hwloc_topology_t, unsigned long);
+	int (*topology_load)(hwloc_topology_t);
+	void (*topology_destroy)(hwloc_topology_t);
+	hwloc_const_nodeset_t (*allowed_nodeset)(hwloc_topology_t);
+	int (*type_depth)(hwloc_topology_t, hwloc_obj_type_t);
+	int (*nbobjs_by_depth)(hwloc_topology_t, int);
+	hwloc_obj_t (*obj_by_depth)(hwloc_topology_t, int, unsigned);
+	int (*bitmap_isset)(hwloc_const_bitmap_t, unsigned);
+	int (*bitmap_first)(hwloc_const_bitmap_t);
+	int (*bitmap_next)(hwloc_const_bitmap_t, int);
+	int (*distances_get_by_type)(hwloc_topology_t, hwloc_obj_type_t, unsigned *,
+	                             struct hwloc_distances_s **, unsigned long, unsigned long);
+	void (*distances_release)(hwloc_topology_t, struct hwloc_distances_s *);
+} hw;
+
+/* libhwloc.so.15 (hwloc 2.x) and its entry points; false if any is missing */
+static bool hwloc_open(void)
+{
+	void *l = dlopen("libhwloc.so.15", RTLD_NOW | RTLD_LOCAL);
+	if (!l)
+		return false;
+	struct {
+		void **slot;
+		const char *name;
+	} syms[] = {
+		{(void **)&hw.topology_init, "hwloc_topology_init"},
+		{(void **)&hw.set_all_types_filter, "hwloc_topology_set_all_types_filter"},
+		{(void **)&hw.set_flags, "hwloc_topology_set_flags"},
+		{(void **)&hw.topology_load, "hwloc_topology_load"},
+		{(void **)&hw.topology_destroy, "hwloc_topology_destroy"},
+		{(void **)&hw.allowed_nodeset, "hwloc_topology_get_allowed_nodeset"},
+		{(void **)&hw.type_depth, "hwloc_get_type_depth"},
+		{(void **)&hw.nbobjs_by_depth, "hwloc_get_nbobjs_by_depth"},
+		{(void **)&hw.obj_by_depth, "hwloc_get_obj_by_depth"},
+		{(void **)&hw.bitmap_isset, "hwloc_bitmap_isset"},
+		{(void **)&hw.bitmap_first, "hwloc_bitmap_first"},
+		{(void **)&hw.bitmap_next, "hwloc_bitmap_next"},
+		{(void **)&hw.distances_get_by_type, "hwloc_distances_get_by_type"},
+		{(void **)&hw.distances_release, "hwloc_distances_release"},
+	};
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+		if (!(*syms[i].slot = dlsym(l, syms[i].name)))
+			return false; /* the library stays open: harmless */
+	return true;
+}
+
+static hwloc_obj_t numanode(hwloc_topology_t t, unsigned i)
+{
+	return hw.obj_by_depth(t, hw.type_depth(t, HWLOC_OBJ_NUMANODE), i);
+}
+
+/* hwloc_distances_obj_pair_values without hwloc.h's inline helper */
+static int pair_value(const struct hwloc_distances_s *d, hwloc_obj_t a, hwloc_obj_t b,
+                      hwloc_uint64_t *v)
+{
+	int ia = -1, ib = -1;
+	for (unsigned k = 0; k < d->nbobjs; k++) {
+		if (d->objs[k] == a)
+			ia = (int)k;
+		if (d->objs[k] == b)
+			ib = (int)k;
+	}
+	if (ia < 0 || ib < 0)
+		return -1;
+	*v = d->values[(unsigned)ia * d->nbobjs + (unsigned)ib];
+	return 0;
+}
+
 static void hwloc_load(void)
 {
 	hwloc_topology_t t;
-	if (hwloc_topology_init(&t) != 0) {
+	/* a node directory that sysfs_load could not read: hwloc 2.9 would
+	 * assert on it (an empty one); one node is the safe reading */
+	if (access("/sys/devices/system/node", F_OK) == 0 || !hwloc_open() ||
+	    hw.topology_init(&t) != 0) {
 		single_node();
 		return;
 	}
 	/* only PUs and NUMA nodes matter (hwloc keeps those whatever the
 	 * filter): no caches, no I/O; and never let hwloc move our thread to
 	 * probe CPUs */
-	hwloc_topology_set_all_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
-	hwloc_topology_set_flags(t, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM |
+	hw.set_all_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+	hw.set_flags(t, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM |
 	                                HWLOC_TOPOLOGY_FLAG_DONT_CHANGE_BINDING);
-	if (hwloc_topology_load(t) != 0) {
-		hwloc_topology_destroy(t);
+	if (hw.topology_load(t) != 0) {
+		hw.topology_destroy(t);
 		single_node();
 		return;
 	}
-	hwloc_const_nodeset_t allowed = hwloc_topology_get_allowed_nodeset(t);
+	hwloc_const_nodeset_t allowed = hw.allowed_nodeset(t);
 
-	int nall = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
+	int nall = hw.nbobjs_by_depth(t, hw.type_depth(t, HWLOC_OBJ_NUMANODE));
 	if (nall < 1 || nall > MAX_OS_NODES) {
-		hwloc_topology_destroy(t);
+		hw.topology_destroy(t);
 		single_node();
 		return;
 	}
@@ -365,12 +444,12 @@ static void hwloc_load(void)
 	for (int pass = 0; pass < 2 && n == 0; pass++) {
 		/* pass 1 ignores NALLOC_NODES if it named no usable node */
 		for (int i = 0; i < nall; i++) {
-			hwloc_obj_t o = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, (unsigned)i);
+			hwloc_obj_t o = numanode(t, (unsigned)i);
 			idx[i] = -1;
 			if (!o || n >= NALLOC_MAX_NODES)
 				continue;
 			uint64_t mem = o->attr ? o->attr->numanode.local_memory : 0;
-			if (mem == 0 || !hwloc_bitmap_isset(allowed, o->os_index))
+			if (mem == 0 || !hw.bitmap_isset(allowed, o->os_index))
 				continue;
 			if (membind && !bit(bindmask, o->os_index))
 				continue;
@@ -385,7 +464,7 @@ static void hwloc_load(void)
 			nalloc__write_str(2, "nalloc: NALLOC_NODES names no usable node: using all\n");
 	}
 	if (n == 0) {
-		hwloc_topology_destroy(t);
+		hw.topology_destroy(t);
 		single_node();
 		return;
 	}
@@ -399,16 +478,16 @@ static void hwloc_load(void)
 			hd[i][j] = i == j ? 10 : 20;
 	unsigned nr = 1;
 	struct hwloc_distances_s *dist = NULL;
-	if (hwloc_distances_get_by_type(t, HWLOC_OBJ_NUMANODE, &nr, &dist, 0, 0) == 0 && nr >= 1 && dist) {
+	if (hw.distances_get_by_type(t, HWLOC_OBJ_NUMANODE, &nr, &dist, 0, 0) == 0 && nr >= 1 && dist) {
 		for (int i = 0; i < hn; i++)
 			for (int j = 0; j < hn; j++) {
-				hwloc_uint64_t a, b;
-				hwloc_obj_t oi = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, (unsigned)i);
-				hwloc_obj_t oj = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, (unsigned)j);
-				if (hwloc_distances_obj_pair_values(dist, oi, oj, &a, &b) == 0)
+				hwloc_uint64_t a;
+				hwloc_obj_t oi = numanode(t, (unsigned)i);
+				hwloc_obj_t oj = numanode(t, (unsigned)j);
+				if (pair_value(dist, oi, oj, &a) == 0)
 					hd[i][j] = (uint16_t)(a > 65535 ? 65535 : a);
 			}
-		hwloc_distances_release(t, dist);
+		hw.distances_release(t, dist);
 	}
 	for (int i = 0; i < hn; i++)
 		for (int j = 0; j < hn; j++)
@@ -419,7 +498,7 @@ static void hwloc_load(void)
 	/* each CPU's home: its node if managed, else the nearest managed one */
 	int maxcpu = -1;
 	for (int i = 0; i < hn; i++) {
-		hwloc_obj_t o = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, (unsigned)i);
+		hwloc_obj_t o = numanode(t, (unsigned)i);
 		if (!o || !o->cpuset)
 			continue;
 		int home = idx[i];
@@ -433,21 +512,18 @@ static void hwloc_load(void)
 		}
 		if (home < 0)
 			continue;
-		unsigned cpu;
-		hwloc_bitmap_foreach_begin(cpu, o->cpuset)
-		{
+		for (int cpu = hw.bitmap_first(o->cpuset); cpu >= 0; cpu = hw.bitmap_next(o->cpuset, cpu)) {
 			if (cpu < MAX_CPUS && nalloc__topo.cpu_node[cpu] < 0) {
 				nalloc__topo.cpu_node[cpu] = (int16_t)home;
 				nalloc__topo.node_ncpus[home]++;
-				if ((int)cpu > maxcpu)
-					maxcpu = (int)cpu;
+				if (cpu > maxcpu)
+					maxcpu = cpu;
 			}
 		}
-		hwloc_bitmap_foreach_end();
 	}
 	nalloc__topo.ncpus = maxcpu + 1;
 	nalloc__topo.source = 1;
-	hwloc_topology_destroy(t);
+	hw.topology_destroy(t);
 }
 
 #endif /* NALLOC_NO_HWLOC */
