@@ -412,7 +412,10 @@ static void mcache_release(struct mcache *c)
 	ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 	c->regnext = mcache_pool;
 	mcache_pool = c;
+	bool none_left = registry == NULL;
 	nalloc__unlock(&registry_lock);
+	if (none_left)
+		nalloc__purger_wake(); /* it may be the last thread now */
 }
 
 void nalloc__mcache_destroy(struct mcache *c)

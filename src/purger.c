@@ -9,15 +9,47 @@
  * also drains mcentral pending stacks that a freer could not drain because
  * the lock was busy, and passes on spans pushed late onto the ready stacks
  * of exited threads' caches.  It never waits for a lock (trylock), never
- * allocates, and blocks every signal.  A forked child has no such thread;
+ * allocates, and blocks every signal.  It never keeps a process alive:
+ * when it finds itself the last thread (main called pthread_exit after the
+ * others ended; a thread exit with no cache left wakes it to look at once,
+ * else it looks every round) it ends.  A forked child has no such thread;
  * it starts one the same way when it gets a second thread.  Nothing on the
  * malloc and free paths looks at it.
  */
 #include "internal.h"
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static int started; /* 0, then 1 once the thread was asked for (atomic) */
+static int wake_word; /* futex the purger sleeps on between rounds */
+
+/* Threads of the process now (/proc/self/stat's num_threads); 0 if
+ * unknown.  Plain reads into a stack buffer: no malloc. */
+static long live_threads(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* after the command name */
+	if (!p)
+		return 0;
+	/* num_threads is field 20; field 3 (state) follows the name */
+	for (int field = 2; field < 20 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtol(p + 1, NULL, 10) : 0;
+}
 
 static void *purger_main(void *arg)
 {
@@ -30,8 +62,14 @@ static void *purger_main(void *arg)
 		if (period < 10)
 			period = 10;
 		struct timespec ts = {(time_t)(period / 1000), (long)(period % 1000) * 1000000L};
-		while (nanosleep(&ts, &ts) != 0)
-			;
+		syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+		/* the last other thread has gone (main may have called
+		 * pthread_exit): a process must end with its last thread, so
+		 * this one goes too; a later thread starts another */
+		if (live_threads() == 1) {
+			STORE_REL(&started, 0);
+			return NULL;
+		}
 		uint64_t now = nalloc__now_ms();
 		nalloc__mcache_pool_pass_on();
 		for (int i = 0; i < nalloc__g.nnodes; i++) {
@@ -42,6 +80,16 @@ static void *purger_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* A thread exit left no thread with a cache: the purger looks at once
+ * whether it is the last thread (and then ends). */
+void nalloc__purger_wake(void)
+{
+	if (!LOAD_RELAXED(&started))
+		return;
+	ADD_RELAXED(&wake_word, 1);
+	syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* Called by mcache creation once the process has two threads. */

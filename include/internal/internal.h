@@ -620,6 +620,7 @@ NALLOC_HIDDEN void nalloc__epoch_fork_child(void);
 
 /* ------------------------------------------------------------- purger */
 NALLOC_HIDDEN void nalloc__purger_maybe_start(void);
+NALLOC_HIDDEN void nalloc__purger_wake(void);
 NALLOC_HIDDEN void nalloc__mcache_pool_pass_on(void);
 NALLOC_HIDDEN bool nalloc__purger_running(void);
 NALLOC_HIDDEN void nalloc__purger_fork_child(void);
