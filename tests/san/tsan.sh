@@ -1,0 +1,22 @@
+#!/bin/sh
+# tests/san/tsan.sh: the concurrent stress (san_stress.c: cross-thread frees of
+# many classes, large blocks, realloc, aligned blocks, thread exit, forks) on
+# nalloc's own code built with -fsanitize=thread and renamed entry points.
+# Fails on any ThreadSanitizer report (no suppressions); the distinct races
+# are listed at the end of the log.  NALLOC_SAN_SECONDS sets the length.
+# see src/malloc.c
+b=${top_builddir:-.}/tests/san
+s=${top_srcdir:-.}/tests/san
+log=$b/tsan_stress.log
+TSAN_OPTIONS="exitcode=66 halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 ${TSAN_OPTIONS:-}" \
+	NALLOC_SAN_SECONDS=${NALLOC_SAN_SECONDS:-8} "$b/tsan_stress" >"$log" 2>&1
+rc=$?
+grep -v '^    #\|^  \|^$\|^==\|^SUMMARY' "$log" | tail -5
+if [ "$rc" = 77 ]; then exit 77; fi
+if grep -q 'WARNING: ThreadSanitizer' "$log"; then
+	echo "tsan: distinct reports (count, kind, the two accesses):"
+	awk -f "$s/tsan-races.awk" "$log" | sort | uniq -c | sort -rn
+	echo "tsan: full reports in $log"
+	exit 1
+fi
+exit "$rc"
