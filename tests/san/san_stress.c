@@ -12,7 +12,9 @@
  * checks it before freeing; a share of blocks go through a mutex-protected
  * mailbox to another worker, which checks and frees them (cross-thread
  * frees).  One worker forks now and then; the child allocates and frees with
- * nalloc and must exit 0.  Exit 0: all checks passed; 1: a check failed (a
+ * nalloc and must exit 0.  Meanwhile another thread reads the statistics
+ * (nalloc_stats_get) and returns free pages (nalloc_purge), as a monitoring
+ * thread of a real program would.  Exit 0: all checks passed; 1: a check failed (a
  * sanitizer's report exits with its own exit code). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,7 +49,7 @@ struct mailbox {
 static struct mailbox boxes[MAXT];
 static unsigned nthreads = 4;
 static double deadline;
-static volatile int failed;
+static int failed; /* atomic (__atomic builtins) */
 static unsigned long total_ops, total_remote, total_forks;
 static pthread_mutex_t total_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -71,7 +73,7 @@ static uint64_t rnd(uint64_t *s)
 		fprintf(stderr, "san_stress: FAIL %s:%d: ", __FILE__, __LINE__); \
 		fprintf(stderr, __VA_ARGS__);                            \
 		fprintf(stderr, "\n");                                   \
-		failed = 1;                                              \
+		__atomic_store_n(&failed, 1, __ATOMIC_RELAXED);          \
 	} while (0)
 
 static size_t pick_size(uint64_t *r)
@@ -151,7 +153,7 @@ static void *worker(void *arg)
 	struct blk slot[NSLOTS];
 	memset(slot, 0, sizeof slot);
 	unsigned long ops = 0, remote = 0, forks = 0;
-	while (!failed && (ops & 255 || now() < deadline)) {
+	while (!__atomic_load_n(&failed, __ATOMIC_RELAXED) && (ops & 255 || now() < deadline)) {
 		ops++;
 		/* take blocks others sent us */
 		struct mailbox *mb = &boxes[id];
@@ -254,6 +256,23 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static int rounds_done; /* atomic */
+static void *monitor(void *arg)
+{
+	(void)arg;
+	static struct nalloc_stats st;
+	unsigned n = 0;
+	while (!__atomic_load_n(&rounds_done, __ATOMIC_RELAXED) && !__atomic_load_n(&failed, __ATOMIC_RELAXED)) {
+		nalloc_stats_get(&st);
+		if (st.nnodes < 1)
+			FAIL("nalloc_stats_get: %d nodes", st.nnodes);
+		if ((++n & 7) == 0)
+			nalloc_purge();
+		usleep(20000);
+	}
+	return NULL;
+}
+
 int main(void)
 {
 	const char *e = getenv("NALLOC_SAN_THREADS");
@@ -266,6 +285,12 @@ int main(void)
 		pthread_mutex_init(&boxes[i].mu, NULL);
 	double end = now() + secs;
 	unsigned rounds = 0;
+	nalloc_test_free(nalloc_test_malloc(1)); /* initialise before the monitor reads */
+	pthread_t mon;
+	if (pthread_create(&mon, NULL, monitor, NULL)) {
+		fprintf(stderr, "san_stress: pthread_create failed\n");
+		return 1;
+	}
 	do {
 		/* each round: fresh threads; blocks left in mailboxes are freed by
 		 * the next round's threads (which did not allocate them) */
@@ -281,7 +306,9 @@ int main(void)
 		for (unsigned i = 0; i < nthreads; i++)
 			pthread_join(t[i], NULL);
 		rounds++;
-	} while (!failed && now() < end);
+	} while (!__atomic_load_n(&failed, __ATOMIC_RELAXED) && now() < end);
+	__atomic_store_n(&rounds_done, 1, __ATOMIC_RELAXED);
+	pthread_join(mon, NULL);
 	for (unsigned i = 0; i < MAXT; i++)
 		while (boxes[i].count)
 			release(&boxes[i].b[--boxes[i].count]);
