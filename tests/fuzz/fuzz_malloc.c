@@ -49,38 +49,28 @@ static void die(const char *what, const struct blk *b, size_t i)
 	abort();
 }
 
-static inline unsigned char pat(const struct blk *b, size_t i)
-{
-	return (unsigned char)(b->seed ^ (i * 131) ^ (i >> 8));
-}
-
-/* big blocks are filled and checked on a stride, plus their ends */
-static inline size_t stride(size_t n)
-{
-	return n <= 65536 ? 1 : 509;
-}
+/* Block contents: bytes seed .. seed + n of a fixed random buffer, so that
+ * fill and check are one memcpy / memcmp each (fast enough to check every
+ * byte of every block) and a block's bytes differ from its neighbours'. */
+#define PATTERN_MAX ((size_t)4 << 20)
+static unsigned char pattern[PATTERN_MAX + 256];
+static const unsigned char zeros[65536];
 
 static void fill(struct blk *b)
 {
-	size_t st = stride(b->n);
-	for (size_t i = 0; i < b->n; i += st)
-		b->p[i] = pat(b, i);
-	for (size_t i = b->n > 64 ? b->n - 64 : 0; i < b->n; i++)
-		b->p[i] = pat(b, i);
+	memcpy(b->p, pattern + b->seed, b->n);
 }
 
 static void check(const struct blk *b, size_t upto, const char *what)
 {
-	size_t st = stride(b->n);
 	if (upto > b->n)
 		upto = b->n;
-	for (size_t i = 0; i < upto; i += st)
-		if (b->p[i] != pat(b, i))
-			die(what, b, i);
-	/* the last 64 bytes were all written only if this is the whole block */
-	for (size_t i = b->n > 64 ? b->n - 64 : 0; i < upto; i++)
-		if (b->p[i] != pat(b, i))
-			die(what, b, i);
+	if (memcmp(b->p, pattern + b->seed, upto) != 0) {
+		size_t i = 0;
+		while (b->p[i] == pattern[b->seed + i])
+			i++;
+		die(what, b, i);
+	}
 }
 
 static void check_block(const struct blk *b)
@@ -123,6 +113,11 @@ static void *freer(void *arg)
 
 static void start(void)
 {
+	uint64_t r = 0x2545f4914f6cdd1dULL;
+	for (size_t i = 0; i < sizeof pattern; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		pattern[i] = (unsigned char)(r >> 24);
+	}
 	pthread_t t;
 	if (pthread_create(&t, NULL, freer, NULL))
 		abort();
@@ -160,15 +155,17 @@ static size_t pick_size(uint8_t a, uint8_t b)
 	case 2:
 		return BOUNDARY - 2048 + (v & 0xfff);    /* the boundary +- 2 KiB */
 	default:
-		return (size_t)(v & 0x3fff) << 8;         /* up to 4 MiB */
+		return (size_t)(b + 1) << (6 + (a & 15) % 9); /* 64 B .. 4 MiB, log-spread */
 	}
 }
 
 static void calloc_check(const struct blk *b)
 {
-	for (size_t i = 0; i < b->n; i += (b->n <= (1 << 20) ? 1 : 61))
-		if (b->p[i])
+	for (size_t i = 0; i < b->n; i += sizeof zeros) {
+		size_t k = b->n - i < sizeof zeros ? b->n - i : sizeof zeros;
+		if (memcmp(b->p + i, zeros, k) != 0)
 			die("calloc memory not zero", b, i);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
