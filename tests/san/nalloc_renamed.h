@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/san/nalloc_renamed.h: the entry points of a core built with
  * -DNALLOC_RENAMED (libnalloc-renamed.la, the sanitizer and fuzzer builds):
  * nalloc's malloc is nalloc_test_malloc, ... and the program keeps its own
@@ -5,6 +6,8 @@
 #ifndef NALLOC_RENAMED_H
 #define NALLOC_RENAMED_H
 #include <stddef.h>
+#include <stdio.h>
+#include <malloc.h>
 #include "nalloc.h"
 
 #ifdef __cplusplus
@@ -25,6 +28,11 @@ void nalloc_test_free_sized(void *p, size_t size);
 void nalloc_test_free_aligned_sized(void *p, size_t align, size_t size);
 void nalloc_test_cfree(void *p);
 int nalloc_test_malloc_trim(size_t pad);
+struct mallinfo2 nalloc_test_mallinfo2(void);
+struct mallinfo nalloc_test_mallinfo(void);
+void nalloc_test_malloc_stats(void);
+int nalloc_test_malloc_info(int options, FILE *fp);
+int nalloc_test_mallopt(int param, int value);
 #ifdef __cplusplus
 }
 #endif
