@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_malloc.c: libFuzzer target driving nalloc's own code
  * (renamed entry points, nalloc_test_*) with random sequences of malloc,
  * calloc, realloc (growing and shrinking across the 32 KiB small/large
@@ -185,8 +186,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				size_t keep = b->n < n ? b->n : n;
 				unsigned char *np = nalloc_test_realloc(b->p, n);
 				if (!np) {
-					if (n == 0)
-						break; /* freed or not: nalloc returns a block for 0 */
+					if (n == 0) { /* realloc(p, 0) freed p (as glibc does) */
+						b->p = NULL;
+						break;
+					}
 					die("realloc failed", b, n);
 				}
 				b->p = np;
