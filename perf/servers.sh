@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # perf/servers.sh: throughput of real servers under nalloc next to glibc and
 # the peers (jemalloc, tcmalloc, mimalloc): redis-server with redis-benchmark
 # (SET, GET, LPUSH, LPOP at 16 B and 1000 B values) and memcached (4

@@ -1,14 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_soak.c: a churn soak on libnalloc whose length the caller sets,
  * checking that memory does not creep.  see src/malloc.c
  *
  * A constant live set (NSLOTS blocks of a fixed size mix, about 40 MiB) is
- * churned by NALLOC_SOAK_THREADS workers (default 4): each replaces random
+ * churned by NALLOC_TEST_SOAK_THREADS workers (default 4): each replaces random
  * slots (atomic exchange), so most frees are of another thread's block.
  * Workers live 0.2 .. 1.2 s and are replaced (thread creation and exit), and
  * the sampler forks a child now and then (it allocates, frees and exits 0).
- * RSS (/proc/self/statm) is sampled every NALLOC_SOAK_SAMPLE_MS (default
- * 2000) for NALLOC_SOAK_SECONDS (default 45; hours by hand:
- *   NALLOC_SOAK_SECONDS=14400 build/tests/test_soak).
+ * RSS (/proc/self/statm) is sampled every NALLOC_TEST_SOAK_SAMPLE_MS (default
+ * 2000) for NALLOC_TEST_SOAK_SECONDS (default 45; hours by hand:
+ *   NALLOC_TEST_SOAK_SECONDS=14400 build/tests/test_soak).
  * It fails if
  *   - RSS creeps: the mean of the last third of the samples is above the
  *     first third's by more than 10%;
@@ -184,11 +185,11 @@ int main(void)
 {
 	double secs = 45, sample_ms = 2000, delay_s = 10;
 	const char *e;
-	if ((e = getenv("NALLOC_SOAK_SECONDS")) && atof(e) > 0)
+	if ((e = getenv("NALLOC_TEST_SOAK_SECONDS")) && atof(e) > 0)
 		secs = atof(e);
-	if ((e = getenv("NALLOC_SOAK_SAMPLE_MS")) && atof(e) > 0)
+	if ((e = getenv("NALLOC_TEST_SOAK_SAMPLE_MS")) && atof(e) > 0)
 		sample_ms = atof(e);
-	if ((e = getenv("NALLOC_SOAK_THREADS")) && atoi(e) > 0)
+	if ((e = getenv("NALLOC_TEST_SOAK_THREADS")) && atoi(e) > 0)
 		nthreads = atoi(e) > MAXT ? MAXT : (unsigned)atoi(e);
 	if ((e = getenv("NALLOC_RETURN_DELAY_MS")) && *e)
 		delay_s = atof(e) / 1000.0;

@@ -1,12 +1,13 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/fuzz/fuzz.sh: the fuzz targets for a bounded time (make check):
-# fuzz_malloc NALLOC_FUZZ_SECONDS (default 40), fuzz_options a quarter of
+# fuzz_malloc NALLOC_TEST_FUZZ_SECONDS (default 40), fuzz_options a quarter of
 # that, the nalloc-stat mutation test (fuzz_nalloc_stat.py) the same.  Fails
 # on any crash, sanitizer report or shadow-model mismatch (the failing input
 # is left in tests/fuzz/ of the build).  see src/malloc.c
 b=${top_builddir:-.}/tests/fuzz
 s=${top_srcdir:-.}/tests/fuzz
-t=${NALLOC_FUZZ_SECONDS:-40}
+t=${NALLOC_TEST_FUZZ_SECONDS:-40}
 t4=$((t / 4 > 0 ? t / 4 : 1))
 status=0
 for prog in fuzz_malloc fuzz_options; do

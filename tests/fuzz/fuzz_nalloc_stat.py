@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # tests/fuzz/fuzz_nalloc_stat.py NALLOC_STAT SECONDS [SEED]: feed nalloc-stat
 # malformed statistics documents (mutations of tests/data's fixtures: keys
 # dropped, values of the wrong type, out of range or huge, nodes duplicated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_options.c: libFuzzer target for the NALLOC_* option parser
  * (src/options.c, nalloc__options_parse reads the environment): each input
  * line "K<value>" sets option K (a byte picking one of the names) to the rest

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/san/clang-build.sh CC "CFLAGS" "LIBS" OUT SOURCES...: build one
 # sanitizer or fuzzer program with clang (make check's rules in san.am and
 # fuzz.am).  Without clang it writes OUT as a script that exits 77, so the

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/san/san_stress.c: concurrent stress of nalloc's own code with its
  * entry points renamed (nalloc_test_malloc, ...), so that the program can run
  * under ThreadSanitizer, UndefinedBehaviorSanitizer or AddressSanitizer,
  * whose runtimes keep the process's malloc.  see src/malloc.c
  *
- * NALLOC_SAN_THREADS workers (default 4) run for NALLOC_SAN_SECONDS (default
+ * NALLOC_TEST_SAN_THREADS workers (default 4) run for NALLOC_TEST_SAN_SECONDS (default
  * 4) in rounds: each round starts the workers afresh (so threads exit while
  * their blocks live on in other threads).  A worker keeps a table of blocks
  * of many classes (16 B .. 32 KiB, some large up to 1 MiB) from malloc,
@@ -275,11 +276,11 @@ static void *monitor(void *arg)
 
 int main(void)
 {
-	const char *e = getenv("NALLOC_SAN_THREADS");
+	const char *e = getenv("NALLOC_TEST_SAN_THREADS");
 	double secs = 4;
 	if (e && atoi(e) > 0)
 		nthreads = (unsigned)atoi(e) > MAXT ? MAXT : (unsigned)atoi(e);
-	if ((e = getenv("NALLOC_SAN_SECONDS")) && atof(e) > 0)
+	if ((e = getenv("NALLOC_TEST_SAN_SECONDS")) && atof(e) > 0)
 		secs = atof(e);
 	for (unsigned i = 0; i < MAXT; i++)
 		pthread_mutex_init(&boxes[i].mu, NULL);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/san/test_renamed.c: the renamed build (libnalloc-renamed.la,
  * -DNALLOC_RENAMED) is nalloc's allocator, not a wrapper of the process's:
  * nalloc_test_malloc's blocks are in nalloc's arenas (nalloc_node_of >= 0),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/san/tsan-races.awk: one line per ThreadSanitizer report in a log: the
 # kind, then each access (what, size, first frame as file:line).  Piped through
 # sort | uniq -c by tsan.sh to list the distinct races.  see src/malloc.c

@@ -1,21 +1,22 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/san/tsan.sh: the concurrent stress (san_stress.c: cross-thread frees of
 # many classes, large blocks, realloc, aligned blocks, thread exit, forks) on
 # nalloc's own code built with -fsanitize=thread and renamed entry points.
 # Fails on any ThreadSanitizer report (no suppressions); the distinct races
-# are listed at the end of the log.  NALLOC_SAN_SECONDS sets the length.
+# are listed at the end of the log.  NALLOC_TEST_SAN_SECONDS sets the length.
 # see src/malloc.c
 b=${top_builddir:-.}/tests/san
 s=${top_srcdir:-.}/tests/san
 log=$b/tsan_stress.log
 TSAN_OPTIONS="exitcode=66 halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 ${TSAN_OPTIONS:-}" \
-	NALLOC_SAN_SECONDS=${NALLOC_SAN_SECONDS:-8} "$b/tsan_stress" >"$log" 2>&1
+	NALLOC_TEST_SAN_SECONDS=${NALLOC_TEST_SAN_SECONDS:-8} "$b/tsan_stress" >"$log" 2>&1
 rc=$?
 # clang 14's TSan cannot run with some kernels' mmap randomisation: run it
 # again without address-space randomisation
 if grep -q 'unexpected memory mapping' "$log" && command -v setarch >/dev/null; then
 	TSAN_OPTIONS="exitcode=66 halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 ${TSAN_OPTIONS:-}" \
-		NALLOC_SAN_SECONDS=${NALLOC_SAN_SECONDS:-8} setarch "$(uname -m)" -R "$b/tsan_stress" >"$log" 2>&1
+		NALLOC_TEST_SAN_SECONDS=${NALLOC_TEST_SAN_SECONDS:-8} setarch "$(uname -m)" -R "$b/tsan_stress" >"$log" 2>&1
 	rc=$?
 fi
 grep -v '^    #\|^  \|^$\|^==\|^SUMMARY' "$log" | tail -5

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # tests/servers/kvcheck.py redis|memcached PORT load|verify: write a known
 # data set into a server on 127.0.0.1:PORT (load) or check that it is all
 # still there, byte for byte (verify).  Values of several sizes (1 B .. 512

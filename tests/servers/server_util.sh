@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/servers/server_util.sh: shared by the real-server tests (sourced, POSIX
 # sh): a free loopback port, waiting for a server, stopping it.  see src/malloc.c
 

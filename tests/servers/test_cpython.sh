@@ -1,11 +1,12 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/servers/test_cpython.sh: a chosen subset of CPython's own regression
 # tests (Debian's libpython3.11-testsuite) with PYTHONMALLOC=malloc, so that
 # every object goes through malloc: once on glibc, once with nalloc
 # preloaded (the -j2 worker processes inherit it).  No test may fail (or
 # crash, or go missing) under nalloc that passes under glibc.  The subset:
 # containers, strings, bytes, regular expressions, json, gc and weakrefs,
-# threads and queues (multithreaded frees).  NALLOC_CPYTHON_TESTS overrides
+# threads and queues (multithreaded frees).  NALLOC_TEST_CPYTHON_TESTS overrides
 # it.  Skipped without the test suite.
 # Covers: a real interpreter's heap on nalloc (millions of small objects,
 # realloc of lists and strings, threads).  see src/malloc.c
@@ -18,7 +19,7 @@ if ! "$PY" -c 'import test.regrtest, test.test_list' 2>/dev/null; then
 	echo "test_cpython: CPython's test suite not installed (Debian package libpython3.11-testsuite): skipped"
 	exit 77
 fi
-TESTS_=${NALLOC_CPYTHON_TESTS:-"test_list test_dict test_set test_tuple test_bytes test_deque test_heapq
+TESTS_=${NALLOC_TEST_CPYTHON_TESTS:-"test_list test_dict test_set test_tuple test_bytes test_deque test_heapq
 	test_sort test_array test_struct test_json test_re test_itertools test_collections test_weakref test_gc
 	test_threading test_queue test_memoryview test_unicode"}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nalloc-cpython.XXXXXX") || exit 99

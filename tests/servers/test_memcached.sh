@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/servers/test_memcached.sh: memcached (Debian; 4 worker threads) under
 # nalloc on 127.0.0.1 only.  A known data set goes in (kvcheck.py: values of
 # 1 B .. 512 KiB), memcslap loads it with 8 client threads (set, then get;
@@ -19,7 +20,7 @@ for p in memcached memcslap; do
 done
 [ -n "$PY" ] || { echo "test_memcached: no python3: skipped"; exit 77; }
 check=${top_srcdir:-.}/tests/servers/kvcheck.py
-N=${NALLOC_MEMCACHED_REQUESTS:-10000}
+N=${NALLOC_TEST_MEMCACHED_REQUESTS:-10000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nalloc-memcached.XXXXXX") || exit 99
 pid=
 trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM

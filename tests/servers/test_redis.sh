@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/servers/test_redis.sh: redis-server (Debian) under nalloc, on
 # 127.0.0.1 only.  A known data set goes in (kvcheck.py: strings of 1 B ..
 # 512 KiB, lists), redis-benchmark then loads the server (SET, GET, LPUSH,
@@ -19,7 +20,7 @@ for p in redis-server redis-benchmark; do
 done
 [ -n "$PY" ] || { echo "test_redis: no python3: skipped"; exit 77; }
 check=${top_srcdir:-.}/tests/servers/kvcheck.py
-N=${NALLOC_REDIS_REQUESTS:-20000}
+N=${NALLOC_TEST_REDIS_REQUESTS:-20000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nalloc-redis.XXXXXX") || exit 99
 pid=
 trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
