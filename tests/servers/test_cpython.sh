@@ -26,7 +26,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/nalloc-cpython.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
 run() { # run NAME PRELOAD: results in $TMP/NAME.{out,status}
-	(cd "$TMP" && env ${2:+LD_PRELOAD=$2} PYTHONMALLOC=malloc "$PY" -m test -j2 --timeout 300 $TESTS_ \
+	(cd "$TMP" && env ${2:+LD_PRELOAD=$2} PYTHONMALLOC=malloc "$PY" -m test -j2 --timeout 180 $TESTS_ \
 		>"$TMP/$1.out" 2>&1)
 	echo "test_cpython: $1: exit $?, $(grep -E 'tests? (OK|failed)' "$TMP/$1.out" | tr '\n' ' ')"
 	# one line per test: name and outcome
