@@ -91,7 +91,7 @@ static struct mallinfo2 info_of(const struct nalloc_stats *st)
 	return mi;
 }
 
-API struct mallinfo2 mallinfo2(void)
+API struct mallinfo2 NALLOC_FN(mallinfo2)(void)
 {
 	struct nalloc_stats *st = snap_get();
 	struct mallinfo2 mi = info_of(st);
@@ -106,7 +106,7 @@ static int sat_int(size_t v)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-API struct mallinfo mallinfo(void)
+API struct mallinfo NALLOC_FN(mallinfo)(void)
 {
 	struct mallinfo2 m2 = mallinfo2();
 	struct mallinfo mi;
@@ -127,7 +127,7 @@ API struct mallinfo mallinfo(void)
 /* The per-node table (as NALLOC_STATS=1 prints it), then glibc's summary
  * lines with one "Arena i:" per node (i = node index; the table's header
  * gives the OS node numbers), to stderr like glibc's. */
-API void malloc_stats(void)
+API void NALLOC_FN(malloc_stats)(void)
 {
 	nalloc_stats_print(stderr, NALLOC_STATS_TEXT);
 	struct nalloc_stats *st = snap_get();
@@ -160,7 +160,7 @@ API void malloc_stats(void)
  *                            mapped_bytes (arena space made usable: the
  *                            high-water mark, it never shrinks)
  * options other than 0 are EINVAL, as in glibc. */
-API int malloc_info(int options, FILE *fp)
+API int NALLOC_FN(malloc_info)(int options, FILE *fp)
 {
 	if (options != 0 || fp == NULL)
 		return EINVAL;
@@ -211,7 +211,7 @@ API int malloc_info(int options, FILE *fp)
  *   M_MXFAST        0: no fastbins
  *   M_PERTURB       0: nalloc does not fill blocks
  *   anything else   0 */
-API int mallopt(int param, int value)
+API int NALLOC_FN(mallopt)(int param, int value)
 {
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		nalloc__init(); /* so that the options parsed at init do not undo it */

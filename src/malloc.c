@@ -665,17 +665,17 @@ static void *realloc_impl(void *p, size_t size)
 
 /* ---------------------------------------------------------------- API */
 
-API void *malloc(size_t size)
+API void *NALLOC_FN(malloc)(size_t size)
 {
 	return do_malloc(size);
 }
 
-API void free(void *p)
+API void NALLOC_FN(free)(void *p)
 {
 	do_free(p);
 }
 
-API void *calloc(size_t n, size_t size)
+API void *NALLOC_FN(calloc)(size_t n, size_t size)
 {
 	size_t total;
 	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
@@ -690,12 +690,12 @@ API void *calloc(size_t n, size_t size)
 	return p;
 }
 
-API void *realloc(void *p, size_t size)
+API void *NALLOC_FN(realloc)(void *p, size_t size)
 {
 	return realloc_impl(p, size);
 }
 
-API void *reallocarray(void *p, size_t n, size_t size)
+API void *NALLOC_FN(reallocarray)(void *p, size_t n, size_t size)
 {
 	size_t total;
 	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
@@ -705,7 +705,7 @@ API void *reallocarray(void *p, size_t n, size_t size)
 	return realloc_impl(p, total);
 }
 
-API int posix_memalign(void **out, size_t align, size_t size)
+API int NALLOC_FN(posix_memalign)(void **out, size_t align, size_t size)
 {
 	if (!is_pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
@@ -722,7 +722,7 @@ API int posix_memalign(void **out, size_t align, size_t size)
 /* An alignment that is not a power of two (0 included) is NULL + EINVAL,
  * as in glibc >= 2.38 (glibc 2.36 rounds it up like
  * memalign).  The size need not be a multiple of the alignment. */
-API void *aligned_alloc(size_t align, size_t size)
+API void *NALLOC_FN(aligned_alloc)(size_t align, size_t size)
 {
 	if (!is_pow2(align)) {
 		errno = EINVAL;
@@ -734,7 +734,7 @@ API void *aligned_alloc(size_t align, size_t size)
 /* glibc's memalign: an alignment that is not a power of two is rounded up
  * to the next one (EINVAL only past the largest, SIZE_MAX / 2 + 1); an
  * impossible result is ENOMEM, like any impossible request. */
-API void *memalign(size_t align, size_t size)
+API void *NALLOC_FN(memalign)(size_t align, size_t size)
 {
 	if (!is_pow2(align)) {
 		if (align > SIZE_MAX / 2 + 1) {
@@ -749,12 +749,12 @@ API void *memalign(size_t align, size_t size)
 	return aligned_alloc_impl(align, size);
 }
 
-API void *valloc(size_t size)
+API void *NALLOC_FN(valloc)(size_t size)
 {
 	return aligned_alloc_impl(nalloc__os_page_size(), size);
 }
 
-API void *pvalloc(size_t size)
+API void *NALLOC_FN(pvalloc)(size_t size)
 {
 	size_t ps = nalloc__os_page_size();
 	size_t r;
@@ -766,18 +766,18 @@ API void *pvalloc(size_t size)
 	return aligned_alloc_impl(ps, r ? r : ps);
 }
 
-API size_t malloc_usable_size(void *p)
+API size_t NALLOC_FN(malloc_usable_size)(void *p)
 {
 	return usable_size(p);
 }
 
-API void free_sized(void *p, size_t size)
+API void NALLOC_FN(free_sized)(void *p, size_t size)
 {
 	(void)size;
 	do_free(p);
 }
 
-API void free_aligned_sized(void *p, size_t align, size_t size)
+API void NALLOC_FN(free_aligned_sized)(void *p, size_t align, size_t size)
 {
 	(void)align;
 	(void)size;
@@ -785,12 +785,12 @@ API void free_aligned_sized(void *p, size_t align, size_t size)
 }
 
 /* glibc's cfree and malloc_trim, kept for old programs */
-API void cfree(void *p)
+API void NALLOC_FN(cfree)(void *p)
 {
 	do_free(p);
 }
 
-API int malloc_trim(size_t pad)
+API int NALLOC_FN(malloc_trim)(size_t pad)
 {
 	(void)pad;
 	return nalloc_purge() > 0;

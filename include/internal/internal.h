@@ -638,4 +638,14 @@ NALLOC_HIDDEN void *nalloc__malloc_slow(size_t size);
 NALLOC_HIDDEN void *nalloc__alloc_large(size_t size, size_t align, bool zero);
 NALLOC_HIDDEN void *nalloc__alloc_onnode(size_t size, int node, bool zero);
 
+/* The standard entry points' names (malloc.c): the real ones, or with
+ * NALLOC_RENAMED nalloc_test_malloc, ... so that a test program (a
+ * sanitizer's runtime, a fuzzer) keeps its own malloc and drives nalloc's
+ * through these (tests/san/nalloc_renamed.h). */
+#ifdef NALLOC_RENAMED
+#define NALLOC_FN(name) nalloc_test_##name
+#else
+#define NALLOC_FN(name) name
+#endif
+
 #endif /* NALLOC_INTERNAL_H */
