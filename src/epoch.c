@@ -145,7 +145,9 @@ uint64_t nalloc__epoch_safe(void)
 	if (LOAD_RELAXED(&anon_readers))
 		return 0;
 	for (struct reader *r = LOAD_ACQ(&readers); r; r = r->next) {
-		uint64_t e = LOAD_RELAXED(&r->epoch);
+		/* acquire: pairs with the release that ends a section, so what
+		 * the section read happens before what reuse writes */
+		uint64_t e = LOAD_ACQ(&r->epoch);
 		if (e && e < safe)
 			safe = e;
 	}

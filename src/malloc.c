@@ -551,7 +551,7 @@ static ALWAYS_INLINE void do_free(void *p)
 			return;
 		}
 		STORE_RELAXED(&s->allocBits[w], bits & ~m);
-		STAT(c->nfree[s->spanclass]++);
+		STAT(CNT_ADD(&c->nfree[s->spanclass], 1));
 		return;
 	}
 	free_remote(s, p, w, m, c);

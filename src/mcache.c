@@ -139,8 +139,8 @@ void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32
 		e->mask = m;
 	}
 	/* counted now, by the freeing thread: exact at any snapshot */
-	STAT(c->rfree_count[s->node]++);
-	STAT(c->rfree_bytes[s->node] += s->elemsize);
+	STAT(CNT_ADD(&c->rfree_count[s->node], 1));
+	STAT(CNT_ADD(&c->rfree_bytes[s->node], s->elemsize));
 	if (unlikely(++c->rfree_pending >= RFREE_MAX))
 		nalloc__mcache_rfree_flush(c);
 }
@@ -158,13 +158,13 @@ static void give_back(struct mspan *s)
  * off again.  Stats snapshots subtract the live windows (stats.c). */
 static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *s)
 {
-	STAT(c->nmalloc[cls] += nalloc__popcount64(s->allocCache));
+	STAT(CNT_ADD(&c->nmalloc[cls], nalloc__popcount64(s->allocCache)));
 	(void)c, (void)cls, (void)s;
 }
 
 static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 {
-	STAT(c->nmalloc[cls] -= nalloc__popcount64(s->allocCache));
+	STAT(CNT_ADD(&c->nmalloc[cls], -(uint64_t)nalloc__popcount64(s->allocCache)));
 	(void)c, (void)cls;
 	STORE_RELAXED(&s->allocCache, 0);
 }
@@ -180,7 +180,7 @@ void nalloc__mcache_flush(struct mcache *c)
 	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
 		struct mspan *s = c->alloc[cls];
 		if (s != &nalloc__empty_span) {
-			c->alloc[cls] = &nalloc__empty_span;
+			STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
 			uncount_window(c, cls, s);
 			give_back(s);
 		}
@@ -204,7 +204,7 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 {
 	if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0) {
 		uint32_t n = nalloc__mspan_sweep(s);
-		STAT(c->nswept[cls] += n);
+		STAT(CNT_ADD(&c->nswept[cls], n));
 		(void)n;
 		(void)c;
 		(void)cls;
@@ -352,7 +352,7 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
 		return;
 	}
 	STORE_RELAXED(&s->allocBits[w], bits & ~m);
-	STAT(c->nfree[cls]++);
+	STAT(CNT_ADD(&c->nfree[cls], 1));
 	partial_add(c, cls, s, true);
 }
 
@@ -370,7 +370,7 @@ static void collect_step(struct mcache *c)
 	if (c->refills - c->class_refill[cls] > DECAY_REFILLS) {
 		struct mspan *s = c->alloc[cls];
 		if (s != &nalloc__empty_span) {
-			c->alloc[cls] = &nalloc__empty_span;
+			STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
 			uncount_window(c, cls, s);
 			give_back(s);
 		}
@@ -471,7 +471,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			if (nalloc__mspan_next_window(s))
 				goto take;
 		}
-		c->alloc[cls] = &nalloc__empty_span;
+		STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
 		file_owned(c, cls, s, used);
 	}
 	s = owned_with_room(c, cls);
@@ -483,7 +483,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 		}
 	}
 	nalloc__mspan_rewind(s);
-	c->alloc[cls] = s;
+	STORE_REL(&c->alloc[cls], s); /* stats read the span through it */
 	if (!nalloc__mspan_next_window(s))
 		nalloc__fatal("a span with room had no free object");
 take:

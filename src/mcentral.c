@@ -38,7 +38,7 @@ static void place(struct mcentral *mc, struct mspan *s)
 {
 	NALLOC_ASSERT(nalloc__lock_held(&mc->lock));
 	NALLOC_ASSERT(s->owner == NULL && s->onlist == 0);
-	mc->nremote_swept += nalloc__mspan_sweep(s);
+	CNT_ADD(&mc->nremote_swept, nalloc__mspan_sweep(s));
 	uint32_t used = nalloc__mspan_count_alloc(s);
 	if (used == 0 && LOAD_ACQ(&s->remote) == REMOTE_BIAS) {
 		/* nobody can reach an object in it: the pages go back (to the
@@ -163,7 +163,7 @@ struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c)
 	struct mspan *s = nalloc__spanlist_pop(&mc->partial);
 	if (s) {
 		s->onlist = 0;
-		mc->nremote_swept += nalloc__mspan_sweep(s);
+		CNT_ADD(&mc->nremote_swept, nalloc__mspan_sweep(s));
 	}
 	mc_unlock(mc);
 	if (!s) {

@@ -512,7 +512,7 @@ static struct mspan *split_tail(struct mheap *h, struct mspan *s, size_t npages)
 
 static void account_free_run(struct mheap *h, struct mspan *s, int sign)
 {
-	h->dirty_free_pages += (uint64_t)(int64_t)sign * s->dirtyPages;
+	CNT_ADD(&h->dirty_free_pages, (uint64_t)(int64_t)sign * s->dirtyPages);
 }
 
 /* ---------------------------------------------------------------- scavenger */
@@ -540,14 +540,14 @@ static size_t scavenge_locked(struct mheap *h, uint64_t now, bool all)
 			if (!s->dirtyPages)
 				continue;
 			if (all || s->unusedSince + delay <= now) {
-				h->dirty_free_pages -= s->dirtyPages;
+				CNT_ADD(&h->dirty_free_pages, -(uint64_t)s->dirtyPages);
 				returned += purge_run(s); /* MADV_DONTNEED: zero on next touch */
 			} else if (s->unusedSince + delay < next) {
 				next = s->unusedSince + delay;
 			}
 		}
 	}
-	h->returned_bytes += returned;
+	CNT_ADD(&h->returned_bytes, returned);
 	STORE_RELAXED(&h->next_scavenge, next);
 	return returned;
 }
@@ -599,11 +599,11 @@ static void make_in_use(struct mheap *h, struct mspan *s, bool large, bool dirty
 	bits_set(BM_INUSE, s->base, s->npages, true);
 	if (dirty)
 		bits_set(BM_DIRTY, s->base, s->npages, true);
-	h->pages_in_use += s->npages;
-	h->spans_in_use++;
+	CNT_ADD(&h->pages_in_use, s->npages);
+	CNT_ADD(&h->spans_in_use, 1);
 	if (large) {
-		h->large_allocs++;
-		h->large_bytes_in_use += (uint64_t)s->npages << PSHIFT;
+		CNT_ADD(&h->large_allocs, 1);
+		CNT_ADD(&h->large_bytes_in_use, (uint64_t)s->npages << PSHIFT);
 	}
 	STORE_REL(&s->state, (uint8_t)SPAN_LARGE);
 }
@@ -688,7 +688,7 @@ struct mspan *nalloc__mheap_alloc_zeroed(struct mheap *h, size_t npages, size_t 
 	}
 	nalloc__lock(&h->lock);
 	bits_set(BM_DIRTY, s->base, npages, true);
-	h->returned_bytes += purged;
+	CNT_ADD(&h->returned_bytes, purged);
 	h->purged_for_zero += purged;
 	nalloc__unlock(&h->lock);
 	return s;
@@ -711,11 +711,11 @@ void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 		return;
 	}
 	bits_set(BM_INUSE, s->base, s->npages, false);
-	h->pages_in_use -= s->npages;
-	h->spans_in_use--;
+	CNT_ADD(&h->pages_in_use, -(uint64_t)(s->npages));
+	CNT_ADD(&h->spans_in_use, (uint64_t)-1);
 	if (s->spanclass == 0) {
-		h->large_frees++;
-		h->large_bytes_in_use -= (uint64_t)s->npages << PSHIFT;
+		CNT_ADD(&h->large_frees, 1);
+		CNT_ADD(&h->large_bytes_in_use, -(uint64_t)((uint64_t)s->npages << PSHIFT));
 	}
 	run->base = s->base;
 	run->npages = s->npages;
@@ -723,7 +723,7 @@ void nalloc__mheap_free(struct mheap *h, struct mspan *s)
 	run->unusedSince = now;
 	nalloc__spanmap_clear(h, s->base, s->npages);
 	span_meta_free(h, s);
-	h->dirty_free_pages += run->dirtyPages;
+	CNT_ADD(&h->dirty_free_pages, run->dirtyPages);
 	free_run(h, run);
 	if (h->next_scavenge > now + nalloc__opt.return_delay_ms)
 		STORE_RELAXED(&h->next_scavenge, now + nalloc__opt.return_delay_ms);
@@ -754,8 +754,8 @@ bool nalloc__mheap_grow_inplace(struct mheap *h, struct mspan *s, size_t npages)
 			nalloc__spanmap_set(h, s, end, need);
 			bits_set(BM_INUSE, end, need, true);
 			bits_set(BM_DIRTY, end, need, true);
-			h->pages_in_use += need;
-			h->large_bytes_in_use += (uint64_t)need << PSHIFT;
+			CNT_ADD(&h->pages_in_use, need);
+			CNT_ADD(&h->large_bytes_in_use, (uint64_t)need << PSHIFT);
 			s->npages = (uint32_t)npages;
 			s->elemsize = s->npages << PSHIFT;
 			span_meta_free(h, r);
@@ -781,11 +781,11 @@ void nalloc__mheap_shrink(struct mheap *h, struct mspan *s, size_t npages)
 		t->unusedSince = nalloc__now_ms();
 		bits_set(BM_INUSE, t->base, tail, false);
 		nalloc__spanmap_clear(h, t->base, tail);
-		h->pages_in_use -= tail;
-		h->large_bytes_in_use -= (uint64_t)tail << PSHIFT;
+		CNT_ADD(&h->pages_in_use, -(uint64_t)(tail));
+		CNT_ADD(&h->large_bytes_in_use, -(uint64_t)((uint64_t)tail << PSHIFT));
 		s->npages = (uint32_t)npages;
 		s->elemsize = s->npages << PSHIFT;
-		h->dirty_free_pages += t->dirtyPages;
+		CNT_ADD(&h->dirty_free_pages, t->dirtyPages);
 		free_run(h, t);
 		if (h->next_scavenge > t->unusedSince + nalloc__opt.return_delay_ms)
 			STORE_RELAXED(&h->next_scavenge, t->unusedSince + nalloc__opt.return_delay_ms);

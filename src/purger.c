@@ -29,8 +29,10 @@
 static int started; /* 0, then 1 once the thread was asked for (atomic) */
 static int wake_word; /* futex the purger sleeps on between rounds */
 
-/* Threads of the process now (/proc/self/stat's num_threads); 0 if
- * unknown.  Plain reads into a stack buffer: no malloc. */
+/* Threads of the process still running (/proc/self/stat: num_threads,
+ * less the main thread when it has exited and waits as a zombie for the
+ * others, which it does after pthread_exit); 0 if unknown.  Plain reads
+ * into a stack buffer: no malloc. */
 static long live_threads(void)
 {
 	char buf[1024];
@@ -43,12 +45,14 @@ static long live_threads(void)
 		return 0;
 	buf[n] = 0;
 	char *p = strrchr(buf, ')'); /* after the command name */
-	if (!p)
+	if (!p || p[1] != ' ')
 		return 0;
-	/* num_threads is field 20; field 3 (state) follows the name */
+	bool leader_gone = p[2] == 'Z';
+	/* field 3 (state) follows the name; num_threads is field 20 */
 	for (int field = 2; field < 20 && p; field++)
 		p = strchr(p + 1, ' ');
-	return p ? strtol(p + 1, NULL, 10) : 0;
+	long t = p ? strtol(p + 1, NULL, 10) : 0;
+	return t > 0 && leader_gone ? t - 1 : t;
 }
 
 static void *purger_main(void *arg)

@@ -50,7 +50,7 @@ static void add_mcache(struct mcache *c, void *arg)
 		 * span read is covered by the caller's RCU read-side section.
 		 * With --disable-stats nothing is counted, nor taken off. */
 #ifdef NALLOC_STATS_ENABLED
-		struct mspan *s = LOAD_RELAXED(&c->alloc[k]);
+		struct mspan *s = LOAD_ACQ(&c->alloc[k]);
 		uint64_t ahead = (uint64_t)__builtin_popcountll(LOAD_RELAXED(&s->allocCache));
 #else
 		uint64_t ahead = 0;

@@ -38,6 +38,9 @@
 #define STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ADD_RELAXED(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+/* a counter with one writer (its owner, or a lock holder) that others read
+ * relaxed: a relaxed load and store, no locked instruction */
+#define CNT_ADD(p, v) STORE_RELAXED((p), LOAD_RELAXED(p) + (v))
 
 #ifdef NALLOC_STATS_ENABLED
 #define STAT(x) (x)
