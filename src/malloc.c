@@ -155,8 +155,8 @@
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
  *   the ready stack (our current and partial spans that other threads
  *   freed into: swept, empty ones given back); one collector step (the
- *   oldest partial span of the next class in turn goes back if empty, or
- *   the whole class if it has not been refilled for a while);
+ *   next class in turn gives back its current span and partial list if it
+ *   has not been refilled for a while);
  *   load the next allocBits word into allocCache; when the span is
  *   exhausted, sweep its remote frees and rewind it if at least 1/8 of it
  *   is free, else tag it; then take an owned partial span with room, or a

@@ -361,8 +361,7 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
  * refilled for DECAY_REFILLS refills gives back its current span and its
  * whole partial list (other threads can use them; our later frees into
  * them are remote frees), so what a thread holds for classes it no longer
- * uses goes back; in a class still in use, the oldest partial span goes
- * back if it is empty.  Each span goes back once: no walk repeats. */
+ * uses goes back.  Each span goes back once: no walk repeats. */
 static void collect_step(struct mcache *c)
 {
 	int cls = (int)(c->gc_class % (NALLOC_NUM_CLASSES - 1)) + 1;
@@ -377,13 +376,9 @@ static void collect_step(struct mcache *c)
 		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
 			give_back(s);
 		c->class_refill[cls] = c->refills; /* once per quiet stretch */
-		return;
 	}
-	struct mspan *s = c->partial[cls].last;
-	if (s && owned_count(c, cls, s) == 0) {
-		partial_remove(c, cls, s);
-		give_back(s);
-	}
+	/* a class in use keeps its empty spans for its next burst: its
+	 * partial list sheds them as it grows (partial_add) */
 }
 
 /* registry_lock held */
