@@ -174,19 +174,24 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
  * waiting in c.  Exhausted spans stay tagged as they are: the first remote
  * free into one sends it to its mcentral (mcentral.c), and our own frees
  * into one after a re-home go that way too.  Owner only. */
+/* The current span and the partial list of class cls go back. */
+static void give_back_class(struct mcache *c, int cls)
+{
+	struct mspan *s = c->alloc[cls];
+	if (s != &nalloc__empty_span) {
+		STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
+		uncount_window(c, cls, s);
+		give_back(s);
+	}
+	while ((s = nalloc__spanlist_pop(&c->partial[cls])))
+		give_back(s);
+}
+
 void nalloc__mcache_flush(struct mcache *c)
 {
 	nalloc__mcache_rfree_flush(c);
-	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++) {
-		struct mspan *s = c->alloc[cls];
-		if (s != &nalloc__empty_span) {
-			STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
-			uncount_window(c, cls, s);
-			give_back(s);
-		}
-		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
-			give_back(s);
-	}
+	for (int cls = 1; cls < NALLOC_NUM_CLASSES; cls++)
+		give_back_class(c, cls);
 }
 
 /* The current span of class cls is exhausted: it stays ours, tagged, on
@@ -367,14 +372,7 @@ static void collect_step(struct mcache *c)
 	int cls = (int)(c->gc_class % (NALLOC_NUM_CLASSES - 1)) + 1;
 	c->gc_class++;
 	if (c->refills - c->class_refill[cls] > DECAY_REFILLS) {
-		struct mspan *s = c->alloc[cls];
-		if (s != &nalloc__empty_span) {
-			STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
-			uncount_window(c, cls, s);
-			give_back(s);
-		}
-		while ((s = nalloc__spanlist_pop(&c->partial[cls])))
-			give_back(s);
+		give_back_class(c, cls);
 		c->class_refill[cls] = c->refills; /* once per quiet stretch */
 	}
 	/* a class in use keeps its empty spans for its next burst: its
