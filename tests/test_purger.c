@@ -11,14 +11,7 @@
 
 static long rss_kib(void)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	long pages = 0, res = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-	return res * (sysconf(_SC_PAGESIZE) / 1024);
+	return (long)(t_rss_bytes() / 1024);
 }
 
 static void *other(void *arg)
