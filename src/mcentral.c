@@ -126,12 +126,6 @@ void nalloc__mcentral_try_drain(struct mcentral *mc)
 		mc_unlock(mc);
 }
 
-void nalloc__mcentral_drain(struct mcentral *mc)
-{
-	nalloc__lock(&mc->lock);
-	mc_unlock(mc);
-}
-
 /* New span of this class from the node heap.  mc->lock not held.  When
  * the node heap cannot grow (memory, address space, limits), it comes
  * from the nearest node that can (counted in mc->nfallback), as large

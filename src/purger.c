@@ -116,11 +116,6 @@ void nalloc__purger_maybe_start(void)
 	pthread_attr_destroy(&attr);
 }
 
-bool nalloc__purger_running(void)
-{
-	return LOAD_RELAXED(&started) != 0;
-}
-
 /* fork child: the thread did not come along */
 void nalloc__purger_fork_child(void)
 {

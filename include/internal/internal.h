@@ -330,7 +330,6 @@ NALLOC_HIDDEN void nalloc__mcentral_uncache_span(struct mcentral *mc, struct msp
 NALLOC_HIDDEN void *nalloc__mcentral_alloc_uncached(struct mcentral *mc);
 NALLOC_HIDDEN void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
                                            uint64_t new_, uint32_t central_count);
-NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
 NALLOC_HIDDEN void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s, bool drain);
 
 /* ------------------------------------------------------------- mheap */
@@ -625,7 +624,6 @@ NALLOC_HIDDEN void nalloc__epoch_fork_child(void);
 NALLOC_HIDDEN void nalloc__purger_maybe_start(void);
 NALLOC_HIDDEN void nalloc__purger_wake(void);
 NALLOC_HIDDEN void nalloc__mcache_pool_pass_on(void);
-NALLOC_HIDDEN bool nalloc__purger_running(void);
 NALLOC_HIDDEN void nalloc__purger_fork_child(void);
 NALLOC_HIDDEN void nalloc__mheap_scavenge_due(struct mheap *h, uint64_t now);
 NALLOC_HIDDEN void nalloc__mcentral_try_drain(struct mcentral *mc);
