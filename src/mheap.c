@@ -48,13 +48,19 @@ static inline uint64_t *bm_word(struct arena_unit *u, int which, size_t pg)
 	return which == BM_INUSE ? &u->inuse[pg >> 6] : &u->dirty[pg >> 6];
 }
 
+/* bits b .. b + k - 1 of a bitmap word (k >= 1, b + k <= 64) */
+static inline uint64_t word_mask(size_t b, size_t k)
+{
+	return (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
+}
+
 /* Set or clear the bits of n pages from base.  h->lock held (words are
  * stored whole: readers load them relaxed). */
 static void bits_set(int which, uintptr_t base, size_t n, bool on)
 {
 	size_t pg = upage(base);
 	if (likely(n <= 64 - (pg & 63))) { /* one word: most spans */
-		uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << (pg & 63);
+		uint64_t m = word_mask(pg & 63, n);
 		uint64_t *w = bm_word(unit_rec(base), which, pg), v = LOAD_RELAXED(w);
 		STORE_RELAXED(w, on ? (v | m) : (v & ~m));
 		return;
@@ -67,7 +73,7 @@ static void bits_set(int which, uintptr_t base, size_t n, bool on)
 		n -= inunit;
 		while (inunit) {
 			size_t b = pg & 63, k = 64 - b < inunit ? 64 - b : inunit;
-			uint64_t m = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
+			uint64_t m = word_mask(b, k);
 			uint64_t *w = bm_word(u, which, pg), v = LOAD_RELAXED(w);
 			STORE_RELAXED(w, on ? (v | m) : (v & ~m));
 			pg += k;
@@ -88,7 +94,7 @@ static size_t bits_count(int which, uintptr_t base, size_t n)
 		n -= inunit;
 		while (inunit) {
 			size_t b = pg & 63, k = 64 - b < inunit ? 64 - b : inunit;
-			uint64_t m = (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
+			uint64_t m = word_mask(b, k);
 			c += (size_t)__builtin_popcountll(LOAD_RELAXED(bm_word(u, which, pg)) & m);
 			pg += k;
 			inunit -= k;
