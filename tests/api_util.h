@@ -198,18 +198,28 @@ static inline uint64_t t_rand(uint64_t *s)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-/* Resident set size in bytes, from /proc/self/statm; 0 if unknown. */
+/* Field 0 (size) or 1 (resident) of /proc/PID/statm in bytes (pid 0: this
+ * process); 0 if unknown. */
 #include <unistd.h>
-__attribute__((unused)) static size_t t_rss_bytes(void)
+__attribute__((unused)) static size_t t_statm_bytes(int pid, int field)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, res = 0;
+	char path[64] = "/proc/self/statm";
+	if (pid)
+		snprintf(path, sizeof path, "/proc/%d/statm", pid);
+	FILE *f = fopen(path, "r");
+	unsigned long v[2] = {0, 0};
 	if (!f)
 		return 0;
-	if (fscanf(f, "%lu %lu", &size, &res) != 2)
-		res = 0;
+	if (fscanf(f, "%lu %lu", &v[0], &v[1]) != 2)
+		v[0] = v[1] = 0;
 	fclose(f);
-	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+	return (size_t)v[field] * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Resident set size in bytes; 0 if unknown. */
+__attribute__((unused)) static size_t t_rss_bytes(void)
+{
+	return t_statm_bytes(0, 1);
 }
 
 /* Seconds to run a timed test: env var, else default, clamped. */

@@ -12,16 +12,7 @@
 
 static size_t rss_of(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-	FILE *f = fopen(path, "r");
-	unsigned long size = 0, res = 0;
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &res) != 2)
-		res = 0;
-	fclose(f);
-	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+	return t_statm_bytes((int)pid, 1);
 }
 
 /* 3.5 GiB in small blocks (16 KiB), large blocks (1 MiB) and one 1.25 GiB
@@ -153,14 +144,7 @@ static void test_calloc_huge(void)
 
 static size_t vm_size(void)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0;
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu", &size) != 1)
-		size = 0;
-	fclose(f);
-	return (size_t)size * (size_t)sysconf(_SC_PAGESIZE);
+	return t_statm_bytes(0, 0);
 }
 
 /* malloc blocks of size until NULL (or cap bytes); returns the bytes. */
