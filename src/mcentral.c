@@ -82,7 +82,6 @@ static void drain_locked(struct mcentral *mc)
 			if (__atomic_compare_exchange_n(&s->owner, &o, NULL, false, __ATOMIC_ACQ_REL,
 			                                __ATOMIC_ACQUIRE)) {
 				__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
-				STORE_RELAXED(&s->centralCount, 0);
 				place(mc, s);
 				s = next;
 				continue;
