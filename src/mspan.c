@@ -5,7 +5,7 @@
 
 /* Every mcache slot starts here: allocCache == 0 sends malloc to the slow
  * path, owner == NULL matches no mcache, nelems == 0 holds nothing. */
-struct mspan nalloc__empty_span;
+struct mspan nalloc__empty_span = {.cacheWord = CACHE_NONE};
 
 static inline uint64_t word_mask(const struct mspan *s, uint32_t w)
 {
@@ -32,6 +32,7 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 	STORE_RELAXED(&s->pendingNext, NULL);
 	STORE_RELAXED(&s->owner, NULL);
 	s->freeindex = 0;
+	s->cacheWord = CACHE_NONE;
 	STORE_RELAXED(&s->allocCache, 0);
 	STORE_REL(&s->spanclass, (uint8_t)cls);
 	STORE_REL(&s->state, (uint8_t)SPAN_SMALL);
@@ -41,18 +42,20 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
  * object.  Returns false when the span has no free object past freeindex. */
 bool nalloc__mspan_next_window(struct mspan *s)
 {
-	uint32_t idx = (s->freeindex + 63) & ~(uint32_t)63;
-	while (idx < s->nelems) {
+	NALLOC_ASSERT((s->freeindex & 63) == 0 || s->freeindex == s->nelems);
+	for (uint32_t idx = s->freeindex; idx < s->nelems; idx += 64) {
 		uint32_t w = idx >> 6;
 		uint64_t freebits = ~LOAD_RELAXED(&s->allocBits[w]) & word_mask(s, w);
 		if (freebits) {
-			s->freeindex = idx;
+			s->freeindex = idx + 64;
+			s->cacheWord = (uint8_t)w;
+			s->cacheAddr = s->base + (uintptr_t)idx * s->elemsize;
 			STORE_RELAXED(&s->allocCache, freebits);
 			return true;
 		}
-		idx += 64;
 	}
 	s->freeindex = s->nelems;
+	s->cacheWord = CACHE_NONE;
 	STORE_RELAXED(&s->allocCache, 0);
 	return false;
 }
@@ -61,6 +64,7 @@ bool nalloc__mspan_next_window(struct mspan *s)
 void nalloc__mspan_rewind(struct mspan *s)
 {
 	s->freeindex = 0;
+	s->cacheWord = CACHE_NONE;
 	STORE_RELAXED(&s->allocCache, 0);
 }
 

@@ -39,8 +39,19 @@
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ADD_RELAXED(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 /* a counter with one writer (its owner, or a lock holder) that others read
- * relaxed: a relaxed load and store, no locked instruction */
+ * relaxed: a relaxed load and store, no locked instruction.  On x86-64 one
+ * add to memory is that (an aligned 8-byte access is single-copy atomic),
+ * and GCC never merges the atomic pair into it; ThreadSanitizer builds
+ * keep the pair, which it sees. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define CNT_ADD(p, v)                                                          \
+	__extension__({                                                        \
+		_Static_assert(sizeof(*(p)) == 8, "CNT_ADD: 64-bit counters"); \
+		__asm__ volatile("addq %1, %0" : "+m"(*(p)) : "er"((uint64_t)(v))); \
+	})
+#else
 #define CNT_ADD(p, v) STORE_RELAXED((p), LOAD_RELAXED(p) + (v))
+#endif
 
 #ifdef NALLOC_STATS_ENABLED
 #define STAT(x) (x)
@@ -150,10 +161,15 @@ struct mspan {
 	/* --- line 2.  Allocation cursor: written by the owner (the mcache
 	 *     caching the span, or the mcentral lock holder when it is
 	 *     uncached) --- */
-	_Alignas(CACHELINE) uint64_t allocCache; /* ~allocBits from freeindex,
-	                            bit 0 = freeindex (relaxed stores: stats
-	                            read it) */
-	uint32_t freeindex;      /* objects below it were looked at */
+	_Alignas(CACHELINE) uint64_t allocCache; /* the window: free objects of
+	                            word cacheWord not handed out yet, bit i =
+	                            object cacheWord * 64 + i (relaxed stores:
+	                            stats read it) */
+	uintptr_t cacheAddr;     /* address of object cacheWord * 64 */
+	uint32_t freeindex;      /* first object of the next word to load:
+	                            objects below it were looked at */
+	uint8_t cacheWord;       /* the window's word of allocBits;
+	                            CACHE_NONE when none is loaded */
 	/* list links: protected by the lock of the list the span is on
 	 * (mcentral lists: mcentral lock; heap free lists: heap lock; an
 	 * mcache's own lists: the owner) */
@@ -225,17 +241,17 @@ NALLOC_HIDDEN void nalloc__spanlist_push_last(struct spanlist *l, struct mspan *
 
 extern NALLOC_HIDDEN struct mspan nalloc__empty_span;
 
+#define CACHE_NONE 0xff
+
 /* Take the object at allocCache's lowest set bit (cache != 0).  Owner only. */
 static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 {
-	unsigned bit = (unsigned)__builtin_ctzll(cache);
-	uint32_t idx = s->freeindex + bit;
-	uint64_t *word = &s->allocBits[idx >> 6];
+	uintptr_t bit = (uintptr_t)__builtin_ctzll(cache);
+	uint64_t *word = &s->allocBits[s->cacheWord];
 	/* relaxed stores: remote freers and stats read these concurrently */
-	STORE_RELAXED(&s->allocCache, (cache >> bit) >> 1);
-	s->freeindex = idx + 1;
-	STORE_RELAXED(word, LOAD_RELAXED(word) | (uint64_t)1 << (idx & 63));
-	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+	STORE_RELAXED(&s->allocCache, cache & (cache - 1));
+	STORE_RELAXED(word, LOAD_RELAXED(word) | (uint64_t)1 << bit);
+	return (void *)(s->cacheAddr + (uintptr_t)bit * s->elemsize);
 }
 
 /* ------------------------------------------------------------- mcache */
