@@ -146,12 +146,9 @@
  *   most: past it the oldest goes back to its mcentral), and the spans it
  *   exhausted: those are on no list, their owner field tagged with bit 0.
  *   A tagged span changes hands by CAS on owner: the owner takes it back
- *   (tag -> mcache) when it frees into it, or at its next refill when the
- *   first remote free into it put it on the owner's ready stack (an active
- *   owner: its own later frees into it stay local); a drain of its
- *   mcentral takes it (tag -> NULL) when its owner is idle (the purger
- *   found no refill for a whole round, or nalloc_purge) or exiting.
- *   Otherwise owner changes only under
+ *   (tag -> mcache) when it frees into it, a drain of its mcentral takes it
+ *   (tag -> NULL) after the first remote free into it, whatever the owner
+ *   is doing: active, idle or exited.  Otherwise owner changes only under
  *   the mcentral lock (taking or giving back a span) or by the owner
  *   itself (tagging), so a thread that reads owner == its own mcache
  *   (untagged) can rely on it.
@@ -177,10 +174,8 @@
  *   the thread has not refilled for 1024 refills gives back its current
  *   span and partial list when the collector comes to it (decay by use).
  *   What an idle thread keeps: its current span and partial lists
- *   (bounded); the spans it exhausted go back once other threads free
- *   into them: within two purger rounds of its last refill (the purger
- *   marks it idle and hands what waits on its ready stack to the
- *   mcentrals), at once while it is marked idle, or at nalloc_purge().
+ *   (bounded); the spans it exhausted go back as soon as other threads
+ *   free into them.
  * MALLOC (large, > 32 KiB): the home node heap allocates a run of pages
  *   (first fit in the size lists, else grows the arena) under its lock;
  *   calloc zeroes only its dirty pages, outside the lock.
@@ -210,12 +205,11 @@
  *      double free), then a CAS that counts the frees in `remote`.  The
  *      first such hand-over since the last sweep also sets QUEUED and
  *      pushes the span on a lock-free stack: its owner's ready stack for
- *      an mcache's current or partial span, or an exhausted one of an
- *      active owner (swept at the owner's next refill), else its
- *      mcentral's pending stack.  A pending stack is drained under the
- *      mcentral lock at once (trylock; else by the holder as it unlocks)
- *      when the span is a tagged one (the drain takes it from its idle or
- *      exiting owner), when the free emptied an uncached span, or when
+ *      an mcache's current or partial span (swept at the owner's next
+ *      refill), else its mcentral's pending stack.  A pending stack is
+ *      drained under the mcentral lock at once (trylock; else by the
+ *      holder as it unlocks) when the span is a tagged one (the drain takes
+ *      it from its owner), when the free emptied an uncached span, or when
  *      a sweep met this free between its two atomics; otherwise by the next
  *      holder of that lock.  No free waits for a lock.  The owner (or the
  *      mcentral, for uncached spans) sweeps: exchange each remoteBits word
@@ -815,15 +809,9 @@ API size_t nalloc_purge(void)
 {
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		return 0;
-	/* spans other threads emptied, waiting for their owners' next
-	 * refill, go back first: every owner counts as idle until then */
-	nalloc__mcache_idle_pass(true);
 	size_t n = 0;
-	for (int i = 0; i < nalloc__g.nnodes; i++) {
-		for (int k = 1; k < NALLOC_NUM_CLASSES; k++)
-			nalloc__mcentral_drain(&nalloc__g.heaps[i]->central[k]);
+	for (int i = 0; i < nalloc__g.nnodes; i++)
 		n += nalloc__mheap_scavenge(nalloc__g.heaps[i], nalloc__now_ms(), true);
-	}
 	return n;
 }
 

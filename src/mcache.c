@@ -66,7 +66,6 @@ struct mcache *nalloc__mcache_create(void)
 	c->node = node;
 	c->heap = h;
 	c->thread = pthread_self();
-	STORE_REL(&c->live, 1);
 	c->regnext = registry;
 	c->regprev = NULL;
 	if (registry)
@@ -276,34 +275,17 @@ static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used
 		partial_add(c, cls, s, false);
 }
 
-/* Take the ready stack: spans of ours that other threads freed into since
- * we last looked.  Sweep each: an empty one goes back, a roomy one moves
- * to the front of its partial list.  An exhausted one (tagged) we take
- * back by CAS onto the partial list, as our own free into it would; while
- * we give everything back (exiting) or when it lies on another node than
- * our home (re-homed), it goes back instead.  A span that is no longer
- * ours (given back, or pushed to the cache this struct was before) goes on
- * to its mcentral.  Owner only; also by mcache_release before and after
- * the lists are given back. */
+/* Take the ready stack: spans of ours (current or partial: exhausted ones
+ * go to their mcentral) that other threads freed into since we last
+ * looked.  Sweep each: an empty partial span goes back, a roomy one moves
+ * to the front of its list.  A span that is no longer ours (given back, or
+ * pushed to the cache this struct was before) goes on to its mcentral.
+ * Owner only; also by mcache_release before the lists are given back. */
 static NOINLINE void take_ready(struct mcache *c)
 {
 	struct mspan *s = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
 	while (s) {
 		struct mspan *next = LOAD_RELAXED(&s->pendingNext);
-		struct mcache *tag = nalloc__full_tag(c);
-		if (LOAD_RELAXED(&s->owner) == tag &&
-		    __atomic_compare_exchange_n(&s->owner, &tag, c, false, __ATOMIC_ACQ_REL,
-		                                __ATOMIC_RELAXED)) {
-			/* ours again, on no list */
-			__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
-			uint32_t used = owned_count(c, s->spanclass, s);
-			if (used == 0 || !LOAD_RELAXED(&c->live) || s->node != c->node)
-				give_back(s);
-			else
-				partial_add(c, s->spanclass, s, roomy(s, used));
-			s = next;
-			continue;
-		}
 		if (LOAD_RELAXED(&s->owner) != c) {
 			/* tagged (ours or not) or someone else's: the mcentral
 			 * decides; REMOTE_QUEUED stays set for its stack */
@@ -412,9 +394,6 @@ static void registry_unlink(struct mcache *c)
 /* Unregister c and give back everything it holds.  Caller: c's owner. */
 static void mcache_release(struct mcache *c)
 {
-	/* from now on drains take our exhausted spans instead of passing
-	 * them to us */
-	STORE_REL(&c->live, 0);
 	take_ready(c);
 	nalloc__mcache_flush(c);
 	/* pushed while we gave the spans back: no longer ours, passed on.  A
@@ -470,11 +449,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	}
 	if (LOAD_RELAXED(&c->ready))
 		take_ready(c);
-	if (unlikely(LOAD_RELAXED(&c->idle)))
-		STORE_RELAXED(&c->idle, 0); /* active again: keep what we exhaust */
-	uint32_t refills = c->refills + 1;
-	STORE_RELAXED(&c->refills, refills);
-	c->class_refill[cls] = refills;
+	c->class_refill[cls] = ++c->refills;
 	collect_step(c);
 	/* every 64 refills: has the thread moved to another node? */
 	if ((c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
@@ -530,41 +505,6 @@ void nalloc__mcache_pool_pass_on(void)
 	nalloc__unlock(&registry_lock);
 }
 
-/* The purger, each round (force: nalloc_purge, every cache): a thread that
- * has not refilled since the last round is idle.  It is marked so, and the
- * exhausted spans of its that wait on its ready stack (and anything there
- * that is not its own) go to their mcentrals, which take them and release
- * the empty ones; from now until its next refill, drains take its
- * exhausted spans at once.  Its current and partial spans stay its own
- * (it may wake at any moment and use them without a lock): pushed back. */
-void nalloc__mcache_idle_pass(bool force)
-{
-	if (force)
-		nalloc__lock(&registry_lock);
-	else if (!nalloc__trylock(&registry_lock))
-		return;
-	for (struct mcache *c = registry; c; c = c->regnext) {
-		uint32_t r = LOAD_RELAXED(&c->refills);
-		if (!force && r != c->seen_refills) {
-			c->seen_refills = r;
-			continue;
-		}
-		STORE_RELAXED(&c->idle, 1);
-		if (!LOAD_RELAXED(&c->ready))
-			continue;
-		struct mspan *s = __atomic_exchange_n(&c->ready, NULL, __ATOMIC_ACQUIRE);
-		while (s) {
-			struct mspan *next = LOAD_RELAXED(&s->pendingNext);
-			if (LOAD_RELAXED(&s->owner) == c)
-				nalloc__span_stack_push(&c->ready, s);
-			else
-				nalloc__mcentral_push_pending(s->central, s, true);
-			s = next;
-		}
-	}
-	nalloc__unlock(&registry_lock);
-}
-
 void nalloc__mcache_foreach(void (*fn)(struct mcache *, void *), void *arg)
 {
 	nalloc__lock(&registry_lock);
@@ -601,7 +541,6 @@ void nalloc__mcache_fork_child(void)
 	for (; c; c = next) {
 		next = c->regnext;
 		if (!pthread_equal(c->thread, self)) {
-			STORE_RELAXED(&c->live, 0); /* its exhausted spans go to drains */
 			registry_unlink(c);
 			nalloc__merge_dead_mcache(c);
 			ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);

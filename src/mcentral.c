@@ -10,7 +10,7 @@ void nalloc__mcentral_init(struct mcentral *mc, struct mheap *h, int cls)
 	mc->spanclass = cls;
 }
 
-void nalloc__span_stack_push(struct mspan **top, struct mspan *s)
+static void push_stack(struct mspan **top, struct mspan *s)
 {
 	struct mspan *head = LOAD_RELAXED(top);
 	do {
@@ -27,7 +27,7 @@ static void mc_unlock(struct mcentral *mc);
  * unlocks (mc_unlock).  Never waits. */
 void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s, bool drain)
 {
-	nalloc__span_stack_push(&mc->pending, s);
+	push_stack(&mc->pending, s);
 	if (drain && nalloc__trylock(&mc->lock))
 		mc_unlock(mc);
 }
@@ -67,11 +67,9 @@ static void unlist(struct mcentral *mc, struct mspan *s)
  * the span's owner field:
  *   NULL    uncached: on one of our lists, its bits are ours to change
  *           (or in flight to an mcache that will sweep it);
- *   tagged  an exhausted span an mcache keeps: an active owner gets it on
- *           its ready stack (it takes the span back at its next refill,
- *           so its own frees into it stay local); from an idle or exiting
- *           owner we take it if we win the CAS against the owner taking
- *           it back, and file it (released when empty);
+ *   tagged  an exhausted span an mcache keeps: ours if we win the CAS
+ *           against the owner taking it back, and then filed (released
+ *           when empty) whatever the owner is doing: active, idle or gone;
  *   other   an mcache's current or partial span: its ready stack, for the
  *           owner to sweep. */
 static void drain_locked(struct mcentral *mc)
@@ -81,11 +79,6 @@ static void drain_locked(struct mcentral *mc)
 		struct mspan *next = LOAD_RELAXED(&s->pendingNext);
 		struct mcache *o = LOAD_ACQ(&s->owner);
 		if ((uintptr_t)o & OWNED_FULL_TAG) {
-			if (nalloc__owner_takes_back(nalloc__untag(o))) {
-				nalloc__span_stack_push(&nalloc__untag(o)->ready, s);
-				s = next;
-				continue;
-			}
 			if (__atomic_compare_exchange_n(&s->owner, &o, NULL, false, __ATOMIC_ACQ_REL,
 			                                __ATOMIC_ACQUIRE)) {
 				__atomic_fetch_and(&s->remote, ~REMOTE_QUEUED, __ATOMIC_ACQ_REL);
@@ -102,7 +95,7 @@ static void drain_locked(struct mcentral *mc)
 				place(mc, s);
 			}
 		} else {
-			nalloc__span_stack_push(&o->ready, s);
+			push_stack(&o->ready, s);
 		}
 		s = next;
 	}
@@ -123,15 +116,6 @@ static void mc_unlock(struct mcentral *mc)
 			return;
 	}
 	nalloc__unlock(&mc->lock);
-}
-
-/* nalloc_purge: drain the pending stack, waiting for the lock. */
-void nalloc__mcentral_drain(struct mcentral *mc)
-{
-	if (LOAD_RELAXED(&mc->pending)) {
-		nalloc__lock(&mc->lock);
-		mc_unlock(mc);
-	}
 }
 
 /* The purger: drain what a freer left for a busy lock's holder. */
@@ -232,11 +216,10 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
  * central_count were read before the free's atomics, while the object
  * pinned the span; after them only REMOTE_QUEUED pins it, until the stack
  * it goes on is popped.  The stack: the owner's ready stack for an
- * mcache's current or partial span, and for an exhausted one while its
- * owner is active (the owner sweeps it at its next refill); else the
- * mcentral's pending stack, drained at once (or by the lock holder) when
- * the span is an exhausted one of an idle or exiting owner (the drain
- * takes it from the owner), when the free emptied an uncached span
+ * mcache's current or partial span (the owner sweeps it at its next
+ * refill); else the mcentral's pending stack, drained at once (or by the
+ * lock holder) when the span is an exhausted one an mcache keeps (the
+ * drain takes it from the owner), when the free emptied an uncached span
  * (its pages go back), or when a sweep met this free between its two
  * atomics (the sweeper could not release the span).  Never waits. */
 NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint64_t old,
@@ -246,8 +229,8 @@ NOINLINE void nalloc__mcentral_notify(struct mspan *s, struct mcentral *mc, uint
 	             nalloc__remote_count(old) < 0;
 	if (new_ & ~old & REMOTE_QUEUED) {
 		struct mcache *o = LOAD_ACQ(&s->owner);
-		if (o && (!((uintptr_t)o & OWNED_FULL_TAG) || nalloc__owner_takes_back(nalloc__untag(o)))) {
-			nalloc__span_stack_push(&nalloc__untag(o)->ready, s);
+		if (o && !((uintptr_t)o & OWNED_FULL_TAG)) {
+			push_stack(&o->ready, s);
 			return;
 		}
 		nalloc__mcentral_push_pending(mc, s, drain || o != NULL);

@@ -7,10 +7,8 @@
  * least 10 ms) it looks at each node heap and, if the heap's next scavenge
  * is due and its lock is free, returns the pages unused for the delay; it
  * also drains mcentral pending stacks that a freer could not drain because
- * the lock was busy, passes on spans pushed late onto the ready stacks
- * of exited threads' caches, and marks threads that did not refill for a
- * round as idle, handing the exhausted spans that wait for them to their
- * mcentrals (an idle owner's emptied spans go back within a round).  It never waits for a lock (trylock), never
+ * the lock was busy, and passes on spans pushed late onto the ready stacks
+ * of exited threads' caches.  It never waits for a lock (trylock), never
  * allocates, and blocks every signal.  It never keeps a process alive:
  * when it finds itself the last thread (main called pthread_exit after the
  * others ended; a thread exit with no cache left wakes it to look at once,
@@ -78,7 +76,6 @@ static void *purger_main(void *arg)
 		}
 		uint64_t now = nalloc__now_ms();
 		nalloc__mcache_pool_pass_on();
-		nalloc__mcache_idle_pass(false);
 		for (int i = 0; i < nalloc__g.nnodes; i++) {
 			struct mheap *h = nalloc__g.heaps[i];
 			nalloc__mheap_scavenge_due(h, now);

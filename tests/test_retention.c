@@ -6,7 +6,6 @@
  * consumer thread frees every one of them and exits.  Then the producer
  *   active:  goes on allocating other sizes;
  *   idle:    waits on a condition variable;
- *   idle-purge: the same, and main calls nalloc_purge() at once;
  *   exited:  exits without allocating again.
  * Each case runs in a child process of its own.
  * Before the fix: an active producer kept the emptied spans on its partial
@@ -14,12 +13,8 @@
  * never took its ready stack; one that exited gave its queued spans back
  * still flagged, and nothing drained them until someone allocated that
  * class on that node again, so nalloc_purge() could not return them.
- * Now: the spans are released as the consumer frees them (exited owner),
- * at the owner's next refill (active owner: it takes its exhausted spans
- * back from its ready stack), within two rounds of the background purger
- * (idle owner: it marks the thread idle and hands the spans to their
- * mcentral), or at once by nalloc_purge(); the heap's spans in use fall
- * back to the baseline, and nalloc_purge() returns the pages.
+ * Now: the spans are released as the consumer frees them; the heap's spans
+ * in use fall back to the baseline, and nalloc_purge() returns the pages.
  */
 #include "api_util.h"
 #include <malloc.h>
@@ -127,17 +122,6 @@ static void run(const char *m)
 	else
 		wait_phase(3);
 	uint64_t spans = spans_in_use();
-	if (!strcmp(m, "idle")) {
-		/* the purger looks every half return delay (at most 1 s): the
-		 * first round sees the producer idle, the second marks it */
-		for (int i = 0; i < 100 && spans > base_spans + 16; i++) {
-			usleep(100 * 1000);
-			spans = spans_in_use();
-		}
-	} else if (!strcmp(m, "idle-purge")) {
-		nalloc_purge();
-		spans = spans_in_use();
-	}
 	/* 64 MiB of 64 KiB spans is 1024 spans; a few may stay (the
 	 * producer's current span, a class or two of the active loop) */
 	CHECK_NALLOC(spans <= base_spans + 16,
@@ -177,7 +161,6 @@ int main(void)
 	t_init("test_retention");
 	run_child("active");
 	run_child("idle");
-	run_child("idle-purge");
 	run_child("exited");
 	return t_finish("test_retention");
 }

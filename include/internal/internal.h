@@ -278,8 +278,7 @@ struct mcache {
 	int node;                    /* home node index (owner) */
 	struct mheap *heap;          /* home node heap (owner; read relaxed) */
 	pthread_t thread;            /* owner thread, for fork */
-	uint32_t refills;            /* slow-path refills (owner; read relaxed
-	                                by the purger) */
+	uint32_t refills;            /* slow-path refills (owner) */
 	uint32_t gc_class;           /* next class the collector looks at (owner) */
 	uint32_t class_refill[NALLOC_NUM_CLASSES]; /* refills count at each
 	                                class's last refill (owner) */
@@ -287,15 +286,6 @@ struct mcache {
 	uint64_t rehomes;            /* times re-homed (owner, read relaxed) */
 	uint64_t fallback;           /* allocations served off the home node */
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
-	int live;                    /* 1 from creation until the thread starts
-	                                giving its spans back (atomic: read by
-	                                remote freers and drains) */
-	int idle;                    /* set by the purger when the thread did
-	                                not refill for a whole round (or by
-	                                nalloc_purge), cleared by the owner at
-	                                its next refill (atomic) */
-	uint32_t seen_refills;       /* refills at the purger's last look
-	                                (registry lock) */
 	struct rfree_slot rfree[RFREE_SLOTS]; /* remote frees waiting (owner) */
 	uint32_t rfree_pending;      /* objects in rfree (owner) */
 	/* counters: written by the owner, read relaxed by stats */
@@ -307,29 +297,11 @@ struct mcache {
 	uint64_t rfree_bytes[NALLOC_MAX_NODES]; /* their bytes */
 	/* last, and kept when the struct is reused: */
 	struct mspan *ready;         /* atomic stack (pendingNext links) of our
-	                                spans that other threads freed into:
-	                                current and partial ones, and exhausted
-	                                (tagged) ones while we are active;
-	                                pushed by the freer that set
-	                                REMOTE_QUEUED (or a drain passing it
-	                                on), taken whole by the owner at a
-	                                refill */
+	                                untagged spans (current, partial) that
+	                                other threads freed into: pushed by the
+	                                freer that set REMOTE_QUEUED, taken
+	                                whole by the owner at a refill */
 };
-
-/* Does the owner of an exhausted (tagged) span take it back when other
- * threads free into it?  An active one does: the span goes on its ready
- * stack and its own later frees into it stay local.  An idle or exiting
- * owner does not: the span's mcentral takes it (mcentral.c). */
-static ALWAYS_INLINE bool nalloc__owner_takes_back(struct mcache *o)
-{
-	return LOAD_ACQ(&o->live) && !LOAD_RELAXED(&o->idle);
-}
-static ALWAYS_INLINE struct mcache *nalloc__untag(struct mcache *o)
-{
-	return (struct mcache *)((uintptr_t)o & ~OWNED_FULL_TAG);
-}
-/* push s on an atomic stack of spans (pendingNext links) */
-NALLOC_HIDDEN void nalloc__span_stack_push(struct mspan **top, struct mspan *s);
 
 extern NALLOC_HIDDEN __thread struct mcache *nalloc__tls_mcache;
 extern NALLOC_HIDDEN __thread int nalloc__tls_state;
@@ -668,11 +640,9 @@ NALLOC_HIDDEN void nalloc__epoch_fork_child(void);
 NALLOC_HIDDEN void nalloc__purger_maybe_start(void);
 NALLOC_HIDDEN void nalloc__purger_wake(void);
 NALLOC_HIDDEN void nalloc__mcache_pool_pass_on(void);
-NALLOC_HIDDEN void nalloc__mcache_idle_pass(bool force);
 NALLOC_HIDDEN void nalloc__purger_fork_child(void);
 NALLOC_HIDDEN void nalloc__mheap_scavenge_due(struct mheap *h, uint64_t now);
 NALLOC_HIDDEN void nalloc__mcentral_try_drain(struct mcentral *mc);
-NALLOC_HIDDEN void nalloc__mcentral_drain(struct mcentral *mc);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
