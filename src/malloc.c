@@ -276,7 +276,7 @@
 
 /* ---------------------------------------------------------------- alloc */
 
-static ALWAYS_INLINE void *small_alloc(size_t cls)
+static ALWAYS_INLINE void *small_alloc(unsigned cls)
 {
 	struct mcache *c = nalloc__tls_mcache;
 	struct mspan *s = c->alloc[cls];

@@ -246,7 +246,7 @@ extern NALLOC_HIDDEN struct mspan nalloc__empty_span;
 /* Take the object at allocCache's lowest set bit (cache != 0).  Owner only. */
 static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 {
-	uintptr_t bit = (uintptr_t)__builtin_ctzll(cache);
+	uintptr_t bit = (unsigned)__builtin_ctzll(cache);
 	uint64_t *word = &s->allocBits[s->cacheWord];
 	/* relaxed stores: remote freers and stats read these concurrently */
 	STORE_RELAXED(&s->allocCache, cache & (cache - 1));
