@@ -47,7 +47,13 @@
  *                exhausted" are the same single test.
  *   mcentral     Per (node, class) (src/mcentral.c): spans no mcache holds,
  *                on a partial and a full list under one lock, plus a
- *                lock-free stack of spans that received remote frees.
+ *                lock-free stack of spans that received remote frees, and
+ *                the spans emptied last (64 KiB of them, one at least),
+ *                kept for the class's next refill so that a class that
+ *                empties and refills spans in turn does not go through
+ *                the heap and its lock each time; the purger gives them
+ *                back once the class took none for a whole round, and
+ *                nalloc_purge() at once.
  *   mheap        Per NUMA node (src/mheap.c): the node's arena units
  *                (reserved address space, committed in 4 MiB chunks and
  *                bound to the node as it is committed, numa/bind.c); free
@@ -810,8 +816,12 @@ API size_t nalloc_purge(void)
 	if (!LOAD_ACQ(&nalloc__g.ready))
 		return 0;
 	size_t n = 0;
-	for (int i = 0; i < nalloc__g.nnodes; i++)
+	for (int i = 0; i < nalloc__g.nnodes; i++) {
+		/* the emptied spans the mcentrals keep go back first */
+		for (int k = 1; k < NALLOC_NUM_CLASSES; k++)
+			nalloc__mcentral_release_empty(&nalloc__g.heaps[i]->central[k], true);
 		n += nalloc__mheap_scavenge(nalloc__g.heaps[i], nalloc__now_ms(), true);
+	}
 	return n;
 }
 

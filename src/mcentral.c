@@ -32,8 +32,22 @@ void nalloc__mcentral_push_pending(struct mcentral *mc, struct mspan *s, bool dr
 		mc_unlock(mc);
 }
 
-/* Sweep uncached span s (on no list) and file it: partial, full, or back to
- * the heap when empty and settled.  mc->lock held. */
+#define EMPTY_KEEP_BYTES ((uint64_t)64 << 10) /* emptied spans an mcentral
+                            keeps (one at least): a class that empties and
+                            refills spans in turn (bursts of frees) does not
+                            go through the heap and its lock each time */
+
+static void release(struct mcentral *mc, struct mspan *s)
+{
+	/* nobody can reach an object in it: the pages go back (to the heap
+	 * they came from, another node's after a fallback) */
+	mc->nspans--;
+	nalloc__mheap_free(nalloc__g.heaps[s->node], s);
+}
+
+/* Sweep uncached span s (on no list) and file it: partial, full, or, when
+ * empty and settled, on the empty list if there is room, else back to the
+ * heap.  mc->lock held. */
 static void place(struct mcentral *mc, struct mspan *s)
 {
 	NALLOC_ASSERT(nalloc__lock_held(&mc->lock));
@@ -41,10 +55,14 @@ static void place(struct mcentral *mc, struct mspan *s)
 	CNT_ADD(&mc->nremote_swept, nalloc__mspan_sweep(s));
 	uint32_t used = nalloc__mspan_count_alloc(s);
 	if (used == 0 && LOAD_ACQ(&s->remote) == REMOTE_BIAS) {
-		/* nobody can reach an object in it: the pages go back (to the
-		 * heap they came from, another node's after a fallback) */
-		mc->nspans--;
-		nalloc__mheap_free(nalloc__g.heaps[s->node], s);
+		uint64_t bytes = (uint64_t)s->npages << NALLOC_PAGE_SHIFT;
+		if (mc->empty.n == 0 || (mc->empty.n + 1) * bytes <= EMPTY_KEEP_BYTES) {
+			STORE_RELAXED(&s->centralCount, 0);
+			s->onlist = LIST_EMPTY;
+			nalloc__spanlist_push(&mc->empty, s);
+			return;
+		}
+		release(mc, s);
 		return;
 	}
 	STORE_RELAXED(&s->centralCount, used);
@@ -59,8 +77,31 @@ static void place(struct mcentral *mc, struct mspan *s)
 
 static void unlist(struct mcentral *mc, struct mspan *s)
 {
-	nalloc__spanlist_remove(s->onlist == LIST_PARTIAL ? &mc->partial : &mc->full, s);
+	nalloc__spanlist_remove(s->onlist == LIST_PARTIAL ? &mc->partial
+	                        : s->onlist == LIST_FULL  ? &mc->full
+	                                                  : &mc->empty,
+	                        s);
 	s->onlist = 0;
+}
+
+/* The emptied spans kept go back to the heap: all of them (force:
+ * nalloc_purge), or, for the purger, those of a class that took none since
+ * its last look (a class in use keeps them).  Never waits unless forced. */
+void nalloc__mcentral_release_empty(struct mcentral *mc, bool force)
+{
+	if (force)
+		nalloc__lock(&mc->lock);
+	else if (!nalloc__trylock(&mc->lock))
+		return;
+	if (force || mc->empty_takes == mc->empty_seen) {
+		struct mspan *s;
+		while ((s = nalloc__spanlist_pop(&mc->empty))) {
+			s->onlist = 0;
+			release(mc, s);
+		}
+	}
+	mc->empty_seen = mc->empty_takes;
+	mc_unlock(mc);
 }
 
 /* Re-file every span that received remote frees.  mc->lock held.  By
@@ -157,6 +198,9 @@ struct mspan *nalloc__mcentral_cache_span(struct mcentral *mc, struct mcache *c)
 	if (s) {
 		s->onlist = 0;
 		CNT_ADD(&mc->nremote_swept, nalloc__mspan_sweep(s));
+	} else if ((s = nalloc__spanlist_pop(&mc->empty))) {
+		s->onlist = 0;
+		mc->empty_takes++;
 	}
 	mc_unlock(mc);
 	if (!s) {
@@ -190,7 +234,7 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 	nalloc__lock(&mc->lock);
 	if (LOAD_RELAXED(&mc->pending))
 		drain_locked(mc);
-	struct mspan *s = mc->partial.first;
+	struct mspan *s = mc->partial.first ? mc->partial.first : mc->empty.first;
 	if (s) {
 		unlist(mc, s);
 	} else {

@@ -7,8 +7,9 @@
  * least 10 ms) it looks at each node heap and, if the heap's next scavenge
  * is due and its lock is free, returns the pages unused for the delay; it
  * also drains mcentral pending stacks that a freer could not drain because
- * the lock was busy, and passes on spans pushed late onto the ready stacks
- * of exited threads' caches.  It never waits for a lock (trylock), never
+ * the lock was busy, gives back the emptied spans an mcentral kept when
+ * the class took none of them since the last round, and passes on spans
+ * pushed late onto the ready stacks of exited threads' caches.  It never waits for a lock (trylock), never
  * allocates, and blocks every signal.  It never keeps a process alive:
  * when it finds itself the last thread (main called pthread_exit after the
  * others ended; a thread exit with no cache left wakes it to look at once,
@@ -79,8 +80,10 @@ static void *purger_main(void *arg)
 		for (int i = 0; i < nalloc__g.nnodes; i++) {
 			struct mheap *h = nalloc__g.heaps[i];
 			nalloc__mheap_scavenge_due(h, now);
-			for (int k = 1; k < NALLOC_NUM_CLASSES; k++)
+			for (int k = 1; k < NALLOC_NUM_CLASSES; k++) {
 				nalloc__mcentral_try_drain(&h->central[k]);
+				nalloc__mcentral_release_empty(&h->central[k], false);
+			}
 		}
 	}
 	return NULL;

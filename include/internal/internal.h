@@ -197,7 +197,7 @@ struct mspan {
 	                            that set REMOTE_QUEUED (or passes it on) */
 } __attribute__((aligned(CACHELINE)));
 
-enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3 };
+enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_EMPTY = 4 };
 
 /* An mcache keeps the spans it exhausted on no list: their owner field is
  * the mcache pointer tagged with bit 0, so the owner's free of an object in
@@ -330,6 +330,11 @@ struct mcentral {
 	nalloc__lock_t lock;
 	struct spanlist partial;     /* spans with free objects: lock */
 	struct spanlist full;        /* spans without: lock */
+	struct spanlist empty;       /* emptied spans kept for the next refill
+	                                (EMPTY_KEEP_BYTES at most): lock */
+	uint64_t empty_takes;        /* refills served from `empty`: lock */
+	uint64_t empty_seen;         /* empty_takes at the purger's last look:
+	                                lock */
 	struct mspan *pending;       /* atomic stack of spans with remote frees */
 	struct mheap *heap;          /* immutable */
 	int spanclass;               /* immutable */
@@ -643,6 +648,7 @@ NALLOC_HIDDEN void nalloc__mcache_pool_pass_on(void);
 NALLOC_HIDDEN void nalloc__purger_fork_child(void);
 NALLOC_HIDDEN void nalloc__mheap_scavenge_due(struct mheap *h, uint64_t now);
 NALLOC_HIDDEN void nalloc__mcentral_try_drain(struct mcentral *mc);
+NALLOC_HIDDEN void nalloc__mcentral_release_empty(struct mcentral *mc, bool force);
 
 /* ------------------------------------------------------------- stats */
 NALLOC_HIDDEN void nalloc__stats_at_exit(void);
