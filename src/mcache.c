@@ -221,7 +221,7 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 #define PARTIAL_MAX 4096 /* owned partial spans per class, at most: room for
                             a batch of 1M small objects freed by their
                             owner in any order, which re-adopts them */
-#define PARTIAL_KEEP 4   /* past this many, an empty oldest span goes back */
+#define PARTIAL_KEEP 16 /* past this many, an empty oldest span goes back */
 #define DECAY_REFILLS 1024 /* a class not refilled in this many refills
                             gives back its current span and partial list */
 #define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
