@@ -9,8 +9,8 @@
  * also drains mcentral pending stacks that a freer could not drain because
  * the lock was busy, gives back the emptied spans an mcentral kept when
  * the class took none of them since the last round, and passes on spans
- * pushed late onto the ready stacks of exited threads' caches.  It never waits for a lock (trylock), never
- * allocates, and blocks every signal.  It never keeps a process alive:
+ * pushed late onto the ready stacks of exited threads' caches.  It never
+ * waits for a lock (trylock), never allocates, and blocks every signal.  It never keeps a process alive:
  * when it finds itself the last thread (main called pthread_exit after the
  * others ended; a thread exit with no cache left wakes it to look at once,
  * else it looks every round) it ends.  A forked child has no such thread;
