@@ -10,10 +10,10 @@
  * the lock was busy, gives back the emptied spans an mcentral kept when
  * the class took none of them since the last round, and passes on spans
  * pushed late onto the ready stacks of exited threads' caches.  It never
- * waits for a lock (trylock), never allocates, and blocks every signal.  It never keeps a process alive:
- * when it finds itself the last thread (main called pthread_exit after the
- * others ended; a thread exit with no cache left wakes it to look at once,
- * else it looks every round) it ends.  A forked child has no such thread;
+ * waits for a lock (trylock), never allocates, and blocks every signal.
+ * It never keeps a process alive: when it finds itself the last thread
+ * (main called pthread_exit after the others ended; a thread exit with no
+ * cache left wakes it to look at once, else it looks every round) it ends.  A forked child has no such thread;
  * it starts one the same way when it gets a second thread.  Nothing on the
  * malloc and free paths looks at it.
  */
