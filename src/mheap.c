@@ -54,17 +54,26 @@ static inline uint64_t word_mask(size_t b, size_t k)
 	return (k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << b;
 }
 
-/* Set or clear the bits of n pages from base.  h->lock held (words are
- * stored whole: readers load them relaxed). */
-static void bits_set(int which, uintptr_t base, size_t n, bool on)
+enum bm_op { BM_CLEAR, BM_SET, BM_COUNT };
+
+/* Apply op to the bits of n pages from base, a masked word at a time;
+ * returns how many were set (BM_COUNT).  Set and clear: h->lock held
+ * (words are stored whole: readers load them relaxed). */
+static ALWAYS_INLINE size_t bm_apply(uint64_t *w, uint64_t m, enum bm_op op)
+{
+	uint64_t v = LOAD_RELAXED(w);
+	if (op == BM_COUNT)
+		return (size_t)__builtin_popcountll(v & m);
+	STORE_RELAXED(w, op == BM_SET ? (v | m) : (v & ~m));
+	return 0;
+}
+
+static size_t bits_walk(int which, uintptr_t base, size_t n, enum bm_op op)
 {
 	size_t pg = upage(base);
-	if (likely(n <= 64 - (pg & 63))) { /* one word: most spans */
-		uint64_t m = word_mask(pg & 63, n);
-		uint64_t *w = bm_word(unit_rec(base), which, pg), v = LOAD_RELAXED(w);
-		STORE_RELAXED(w, on ? (v | m) : (v & ~m));
-		return;
-	}
+	if (likely(n <= 64 - (pg & 63))) /* one word: most spans */
+		return bm_apply(bm_word(unit_rec(base), which, pg), word_mask(pg & 63, n), op);
+	size_t c = 0;
 	while (n) {
 		struct arena_unit *u = unit_rec(base);
 		pg = upage(base);
@@ -73,34 +82,24 @@ static void bits_set(int which, uintptr_t base, size_t n, bool on)
 		n -= inunit;
 		while (inunit) {
 			size_t b = pg & 63, k = 64 - b < inunit ? 64 - b : inunit;
-			uint64_t m = word_mask(b, k);
-			uint64_t *w = bm_word(u, which, pg), v = LOAD_RELAXED(w);
-			STORE_RELAXED(w, on ? (v | m) : (v & ~m));
-			pg += k;
-			inunit -= k;
-		}
-	}
-}
-
-/* set bits among n pages from base */
-static size_t bits_count(int which, uintptr_t base, size_t n)
-{
-	size_t c = 0;
-	while (n) {
-		struct arena_unit *u = unit_rec(base);
-		size_t pg = upage(base);
-		size_t inunit = UNIT_PAGES - pg < n ? UNIT_PAGES - pg : n;
-		base += (uintptr_t)inunit << PSHIFT;
-		n -= inunit;
-		while (inunit) {
-			size_t b = pg & 63, k = 64 - b < inunit ? 64 - b : inunit;
-			uint64_t m = word_mask(b, k);
-			c += (size_t)__builtin_popcountll(LOAD_RELAXED(bm_word(u, which, pg)) & m);
+			c += bm_apply(bm_word(u, which, pg), word_mask(b, k), op);
 			pg += k;
 			inunit -= k;
 		}
 	}
 	return c;
+}
+
+/* Set or clear the bits of n pages from base.  h->lock held. */
+static void bits_set(int which, uintptr_t base, size_t n, bool on)
+{
+	bits_walk(which, base, n, on ? BM_SET : BM_CLEAR);
+}
+
+/* set bits among n pages from base */
+static size_t bits_count(int which, uintptr_t base, size_t n)
+{
+	return bits_walk(which, base, n, BM_COUNT);
 }
 
 /* first page in [a, end) whose bit is v, or end */
