@@ -18,6 +18,7 @@
 #endif
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,19 @@ __attribute__((unused)) static double t_env_seconds(const char *var, double dflt
 			return v;
 	}
 	return dflt;
+}
+
+/* a per-node uint64_t figure of nalloc's stats, summed over the nodes (0
+ * without nalloc) */
+static inline uint64_t t_nodes_sum(size_t offset)
+{
+	static struct nalloc_stats st; /* large: not on the stack */
+	if (!nalloc_stats_get || nalloc_stats_get(&st) != 0)
+		return 0;
+	uint64_t s = 0;
+	for (int i = 0; i < st.nnodes && i < NALLOC_MAX_NODES; i++)
+		s += *(const uint64_t *)((const char *)&st.nodes[i] + offset);
+	return s;
 }
 
 #endif

@@ -48,24 +48,12 @@ static void wait_phase(int p)
 
 static uint64_t spans_in_use(void)
 {
-	struct nalloc_stats st;
-	if (nalloc_stats_get(&st) != 0)
-		return 0;
-	uint64_t n = 0;
-	for (int i = 0; i < st.nnodes; i++)
-		n += st.nodes[i].spans_in_use;
-	return n;
+	return t_nodes_sum(offsetof(struct nalloc_node_stats, spans_in_use));
 }
 
 static uint64_t committed(void)
 {
-	struct nalloc_stats st;
-	if (nalloc_stats_get(&st) != 0)
-		return 0;
-	uint64_t n = 0;
-	for (int i = 0; i < st.nnodes; i++)
-		n += st.nodes[i].committed_bytes;
-	return n;
+	return t_nodes_sum(offsetof(struct nalloc_node_stats, committed_bytes));
 }
 
 static const char *mode;

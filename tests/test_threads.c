@@ -146,22 +146,9 @@ static void *churn_thread(void *v)
 	return NULL;
 }
 
-/* a per-node uint64_t figure of nalloc's stats, summed over the nodes (0
- * without nalloc) */
-static uint64_t nodes_sum(size_t offset)
-{
-	static struct nalloc_stats st;
-	if (!nalloc_stats_get || nalloc_stats_get(&st) != 0)
-		return 0;
-	uint64_t s = 0;
-	for (int i = 0; i < st.nnodes && i < NALLOC_MAX_NODES; i++)
-		s += *(const uint64_t *)((const char *)&st.nodes[i] + offset);
-	return s;
-}
-
 static uint64_t nalloc_threads_gauge(void)
 {
-	return nodes_sum(offsetof(struct nalloc_node_stats, threads));
+	return t_nodes_sum(offsetof(struct nalloc_node_stats, threads));
 }
 
 static void test_churn(void)
@@ -356,7 +343,7 @@ static void *free_all_thread(void *v)
 
 static uint64_t committed_bytes(void)
 {
-	return nodes_sum(offsetof(struct nalloc_node_stats, committed_bytes));
+	return t_nodes_sum(offsetof(struct nalloc_node_stats, committed_bytes));
 }
 
 static void test_reuse_after_remote_frees(void)
