@@ -3,6 +3,7 @@
  * block: a write one byte past the usable size faults at once, every byte
  * up to it works, and freed, reallocated and calloc'd blocks behave. */
 #include "api_util.h"
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
