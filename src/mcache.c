@@ -167,7 +167,7 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 	STAT(CNT_ADD(&c->nmalloc[cls], -(uint64_t)nalloc__popcount64(s->allocCache)));
 	(void)c, (void)cls;
 	STORE_RELAXED(&s->allocCache, 0);
-	s->cacheWord = CACHE_NONE;
+	s->cacheBits = NULL;
 }
 
 /* Give the spans on c's lists back to their mcentrals (the current span

@@ -184,7 +184,7 @@ static void span_meta_free(struct mheap *h, struct mspan *s)
 {
 	STORE_REL(&s->state, (uint8_t)SPAN_DEAD);
 	STORE_REL(&s->spanclass, (uint8_t)0);
-	s->divmul = 0;
+	s->divmagic = 0;
 	STORE_RELAXED(&s->owner, NULL);
 	s->retireEpoch = nalloc__epoch_retire_stamp();
 	s->next = h->retired;
@@ -593,7 +593,7 @@ static void make_in_use(struct mheap *h, struct mspan *s, bool large, bool dirty
 {
 	s->elemsize = s->npages << PSHIFT;
 	s->nelems = 1;
-	s->divmul = 0;
+	s->divmagic = 0;
 	s->nwords = 0;
 	STORE_RELAXED(&s->owner, NULL);
 	s->onlist = 0;

@@ -5,7 +5,7 @@
 
 /* Every mcache slot starts here: allocCache == 0 sends malloc to the slow
  * path, owner == NULL matches no mcache, nelems == 0 holds nothing. */
-struct mspan nalloc__empty_span = {.cacheWord = CACHE_NONE};
+struct mspan nalloc__empty_span; /* allocCache 0: never used */
 
 static inline uint64_t word_mask(const struct mspan *s, uint32_t w)
 {
@@ -21,7 +21,7 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 	NALLOC_ASSERT(s->npages == nalloc__class_npages[cls]);
 	s->elemsize = nalloc__class_size[cls];
 	s->nelems = nalloc__class_nelems[cls];
-	s->divmul = nalloc__class_divmul[cls];
+	s->divmagic = nalloc__class_divmagic[cls];
 	s->nwords = (uint16_t)((s->nelems + 63) / 64);
 	for (int w = 0; w < BITMAP_WORDS; w++) {
 		STORE_RELAXED(&s->allocBits[w], 0);
@@ -32,7 +32,7 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 	STORE_RELAXED(&s->pendingNext, NULL);
 	STORE_RELAXED(&s->owner, NULL);
 	s->freeindex = 0;
-	s->cacheWord = CACHE_NONE;
+	s->cacheBits = NULL;
 	STORE_RELAXED(&s->allocCache, 0);
 	STORE_REL(&s->spanclass, (uint8_t)cls);
 	STORE_REL(&s->state, (uint8_t)SPAN_SMALL);
@@ -47,15 +47,15 @@ bool nalloc__mspan_next_window(struct mspan *s)
 		uint32_t w = idx >> 6;
 		uint64_t freebits = ~LOAD_RELAXED(&s->allocBits[w]) & word_mask(s, w);
 		if (freebits) {
-			s->freeindex = idx + 64;
-			s->cacheWord = (uint8_t)w;
+			s->freeindex = (uint16_t)(idx + 64);
+			s->cacheBits = &s->allocBits[w];
 			s->cacheAddr = s->base + (uintptr_t)idx * s->elemsize;
 			STORE_RELAXED(&s->allocCache, freebits);
 			return true;
 		}
 	}
 	s->freeindex = s->nelems;
-	s->cacheWord = CACHE_NONE;
+	s->cacheBits = NULL;
 	STORE_RELAXED(&s->allocCache, 0);
 	return false;
 }
@@ -64,7 +64,7 @@ bool nalloc__mspan_next_window(struct mspan *s)
 void nalloc__mspan_rewind(struct mspan *s)
 {
 	s->freeindex = 0;
-	s->cacheWord = CACHE_NONE;
+	s->cacheBits = NULL;
 	STORE_RELAXED(&s->allocCache, 0);
 }
 

@@ -33,7 +33,9 @@ static int take_all(void **out, int max)
 static size_t index_of(void *p)
 {
 	uintptr_t off = (uintptr_t)p - span.base;
-	return (size_t)((off * span.divmul) >> 32);
+	uintptr_t idx;
+	CHECK(nalloc__span_index(&span, off, &idx), "%p is not an object start", p);
+	return idx;
 }
 
 int main(void)
@@ -47,7 +49,7 @@ int main(void)
 		CHECK(n == span.nelems, "class %d: took %d of %u", cls, n, span.nelems);
 		CHECK(nalloc__mspan_count_alloc(&span) == span.nelems, "class %d: count", cls);
 		for (int i = 0; i < n; i++) {
-			/* in order, exact addresses, index round-trips through divmul */
+			/* in order, exact addresses, index round-trips through divmagic */
 			CHECK(objs[i] == (void *)(span.base + (uintptr_t)i * span.elemsize),
 			      "class %d object %d at wrong address", cls, i);
 			CHECK(index_of(objs[i]) == (size_t)i, "class %d index %d", cls, i);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_sizeclass: check the generated size-class table on its own
- * (include/internal/sizeclasses.h; no allocator code is linked).
+ * (include/internal/sizeclasses.h; no allocator code is linked) and the free
+ * path's index helper over them (internal.h, inline).
  *
  * Exits 0 when every check passes; otherwise prints each failure and exits 1.
  */
@@ -10,6 +11,7 @@
 #include <stdio.h>
 
 #include "sizeclasses.h"
+#include "internal.h" /* nalloc__span_index: header-only */
 
 #define SPAN_BITMAP_BITS 512   /* span bitmaps are 8 x 64 bits */
 
@@ -48,7 +50,7 @@ static void check_constants(void)
 	CHECK(NELEMS(nalloc__class_size) == NALLOC_NUM_CLASSES &&
 	      NELEMS(nalloc__class_npages) == NALLOC_NUM_CLASSES &&
 	      NELEMS(nalloc__class_nelems) == NALLOC_NUM_CLASSES &&
-	      NELEMS(nalloc__class_divmul) == NALLOC_NUM_CLASSES,
+	      NELEMS(nalloc__class_divmagic) == NALLOC_NUM_CLASSES,
 	      "per-class arrays do not have NALLOC_NUM_CLASSES entries");
 	CHECK(NELEMS(nalloc__size_to_class16) ==
 	      NALLOC_SMALL_SIZE_MAX / NALLOC_SMALL_SIZE_DIV + 1,
@@ -75,7 +77,7 @@ static void check_classes(void)
 		uint32_t size = nalloc__class_size[c];
 		uint32_t npages = nalloc__class_npages[c];
 		uint32_t nelems = nalloc__class_nelems[c];
-		uint32_t divmul = nalloc__class_divmul[c];
+		uint64_t divmagic = nalloc__class_divmagic[c];
 		uint32_t span = npages * NALLOC_PAGE_SIZE;
 
 		CHECK(size % 16 == 0, "class %d: size %" PRIu32 " not a multiple of 16", c, size);
@@ -100,30 +102,34 @@ static void check_classes(void)
 		CHECK((span % size) * 8 <= span,
 		      "class %d: tail waste %" PRIu32 " of %" PRIu32 " bytes exceeds 12.5%%",
 		      c, span % size, span);
-		CHECK(divmul == (uint32_t)(UINT32_MAX / size + 1),
-		      "class %d: divmul %" PRIu32 " != UINT32_MAX / %" PRIu32 " + 1",
-		      c, divmul, size);
+		CHECK(divmagic == UINT64_MAX / size + 1,
+		      "class %d: divmagic %" PRIu64 " != UINT64_MAX / %" PRIu32 " + 1",
+		      c, divmagic, size);
 		if (nelems > max_nelems)
 			max_nelems = nelems;
 
-		/* every byte offset in the span (so every object start too) */
+		/* every byte offset in the span, through the free path's own
+		 * helper: the index, and "start of an object" exactly at starts */
+		struct mspan s = { .divmagic = divmagic };
 		for (uint32_t off = 0; off < span; off++) {
-			uint32_t got = (uint32_t)(((uint64_t)off * divmul) >> 32);
+			uintptr_t got;
+			bool start = nalloc__span_index(&s, off, &got);
 
-			if (got != off / size) {
+			if (got != off / size || start != (off % size == 0)) {
 				CHECK(0, "class %d (size %" PRIu32 "): offset %" PRIu32
-				      " -> index %" PRIu32 ", want %" PRIu32,
-				      c, size, off, got, off / size);
+				      " -> index %" PRIuPTR " start %d, want %" PRIu32 " %d",
+				      c, size, off, got, start, off / size, off % size == 0);
 				break;
 			}
 		}
-		for (uint32_t i = 0; i < nelems; i++) {
-			uint32_t off = i * size;
-
-			if ((uint32_t)(((uint64_t)off * divmul) >> 32) != i) {
-				CHECK(0, "class %d: object %" PRIu32 " start not mapped to itself", c, i);
-				break;
-			}
+	}
+	/* large spans and free runs (divmagic 0): no offset is a start */
+	struct mspan z = { .divmagic = 0 };
+	for (uint32_t off = 0; off < 1u << 20; off += 8) {
+		uintptr_t got;
+		if (nalloc__span_index(&z, off, &got)) {
+			CHECK(0, "divmagic 0: offset %" PRIu32 " taken for an object start", off);
+			break;
 		}
 	}
 	CHECK(max_nelems == NALLOC_MAX_NELEMS, "NALLOC_MAX_NELEMS %d, but the largest "

@@ -58,7 +58,7 @@ struct sclass {
 	uint32_t size;
 	uint32_t npages;
 	uint32_t nelems;
-	uint32_t divmul;
+	uint64_t divmagic;
 };
 
 static struct sclass classes[MAX_CLASSES];
@@ -150,7 +150,7 @@ static void compute_classes(void)
 		struct sclass *k = &classes[c];
 
 		k->nelems = k->npages * PAGE_SIZE / k->size;
-		k->divmul = (uint32_t)(UINT32_MAX / k->size + 1);
+		k->divmagic = UINT64_MAX / k->size + 1; /* ceil(2^64 / size) */
 	}
 }
 
@@ -225,14 +225,19 @@ static void verify(void)
 			fail("class %d: tail waste %" PRIu32 " exceeds 1/8 of %" PRIu32,
 			     c, span % k->size, span);
 
-		/* Every offset in the span, object starts included. */
+		/* Every offset in the span, object starts included: the high
+		 * half of off * divmagic is the index, and the low half is
+		 * below divmagic exactly at object starts. */
 		for (uint32_t off = 0; off < span; off++) {
-			uint32_t q = (uint32_t)(((uint64_t)off * k->divmul) >> 32);
+			unsigned __int128 prod = (unsigned __int128)off * k->divmagic;
+			uint32_t q = (uint32_t)(prod >> 64);
+			int start = (uint64_t)prod < k->divmagic;
 
-			if (q != off / k->size) {
-				fail("class %d (size %" PRIu32 "): divmul %" PRIu32
-				     " gives %" PRIu32 " for offset %" PRIu32 ", want %" PRIu32,
-				     c, k->size, k->divmul, q, off, off / k->size);
+			if (q != off / k->size || start != (off % k->size == 0)) {
+				fail("class %d (size %" PRIu32 "): divmagic %" PRIu64
+				     " gives index %" PRIu32 ", start %d for offset %" PRIu32
+				     ", want %" PRIu32 ", %d", c, k->size, k->divmagic, q, start,
+				     off, off / k->size, off % k->size == 0);
 				break;
 			}
 		}
@@ -252,14 +257,14 @@ static void verify(void)
 }
 
 /* "DECL = { v, v, ... };" wrapped at about 80 columns (tab = 8). */
-static void print_array(FILE *f, const char *decl, const uint32_t *v, int n)
+static void print_array64(FILE *f, const char *decl, const uint64_t *v, int n)
 {
 	int col = 0;
 
 	fprintf(f, "%s\n\t__attribute__((unused)) = {", decl);
 	for (int i = 0; i < n; i++) {
-		char buf[16];
-		int len = snprintf(buf, sizeof buf, "%" PRIu32 "%s", v[i], i + 1 < n ? "," : "");
+		char buf[32];
+		int len = snprintf(buf, sizeof buf, "%" PRIu64 "%s", v[i], i + 1 < n ? "," : "");
 
 		if (i == 0 || col + 1 + len > 80) {
 			fputs("\n\t", f);
@@ -274,9 +279,19 @@ static void print_array(FILE *f, const char *decl, const uint32_t *v, int n)
 	fputs("\n};\n", f);
 }
 
+static void print_array(FILE *f, const char *decl, const uint32_t *v, int n)
+{
+	uint64_t w[NUM_LARGE_IDX > MAX_CLASSES ? NUM_LARGE_IDX : MAX_CLASSES];
+
+	for (int i = 0; i < n; i++)
+		w[i] = v[i];
+	print_array64(f, decl, w, n);
+}
+
 static void print_header(FILE *f)
 {
 	uint32_t v[NUM_LARGE_IDX > MAX_CLASSES ? NUM_LARGE_IDX : MAX_CLASSES];
+	uint64_t m[MAX_CLASSES];
 	uint32_t max_nelems = 0, prev = 0;
 
 	fputs("/* SPDX-License-Identifier: MIT */\n", f);
@@ -313,9 +328,10 @@ static void print_header(FILE *f)
 	fprintf(f, "#define NALLOC_MAX_NELEMS %" PRIu32 "\n", max_nelems);
 	fputs("\n", f);
 
-	fputs("/* Per class (index 0 is reserved: size 0, never used).  An object's index\n"
-	      " * in its span is (uint32_t)(((uint64_t)off * divmul) >> 32) == off / size\n"
-	      " * for every byte offset off in the span. */\n", f);
+	fputs("/* Per class (index 0 is reserved: size 0, never used).  divmagic is\n"
+	      " * ceil(2^64 / size): for every byte offset off in the span, the 128-bit\n"
+	      " * product off * divmagic has off / size as its high half, and its low half\n"
+	      " * is below divmagic exactly when off is an object's start. */\n", f);
 	for (int c = 0; c < nclasses; c++)
 		v[c] = classes[c].size;
 	print_array(f, "static const uint32_t nalloc__class_size[NALLOC_NUM_CLASSES]",
@@ -329,9 +345,9 @@ static void print_header(FILE *f)
 	print_array(f, "static const uint16_t nalloc__class_nelems[NALLOC_NUM_CLASSES]",
 		    v, nclasses);
 	for (int c = 0; c < nclasses; c++)
-		v[c] = classes[c].divmul;
-	print_array(f, "static const uint32_t nalloc__class_divmul[NALLOC_NUM_CLASSES]",
-		    v, nclasses);
+		m[c] = classes[c].divmagic;
+	print_array64(f, "static const uint64_t nalloc__class_divmagic[NALLOC_NUM_CLASSES]",
+		      m, nclasses);
 
 	fputs("\n/* Smallest class that fits size, for size <= NALLOC_SMALL_SIZE_MAX\n"
 	      " * (size 0 maps to class 1): nalloc__size_to_class16[(size + 15) >> 4] */\n", f);

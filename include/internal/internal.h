@@ -53,6 +53,23 @@
 #define CNT_ADD(p, v) STORE_RELAXED((p), LOAD_RELAXED(p) + (v))
 #endif
 
+/* Clear bit i % 64 of *v; true when it was set.  On x86-64 one btr, whose
+ * carry flag is the old bit (the compiler spells this as bt, a masking and,
+ * and btc). */
+static inline __attribute__((always_inline)) bool nalloc__bit_clear(uint64_t *v, uintptr_t i)
+{
+#if defined(__x86_64__)
+	bool was;
+	__asm__("btr %2, %0" : "+r"(*v), "=@ccc"(was) : "r"(i));
+	return was;
+#else
+	uint64_t m = (uint64_t)1 << (i & 63);
+	bool was = (*v & m) != 0;
+	*v &= ~m;
+	return was;
+#endif
+}
+
 #ifdef NALLOC_STATS_ENABLED
 #define STAT(x) (x)
 #else
@@ -137,7 +154,8 @@ struct mspan {
 	uintptr_t base;          /* first byte */
 	uint32_t npages;         /* length in 8 KiB pages */
 	uint32_t elemsize;       /* object size (small), npages*8K (large) */
-	uint32_t divmul;         /* off / elemsize == (off * divmul) >> 32 */
+	uint64_t divmagic;       /* ceil(2^64 / elemsize) (small), 0 otherwise:
+	                            see nalloc__span_index */
 	uint16_t nelems;         /* objects in the span (1 for large) */
 	uint8_t spanclass;       /* size class; 0 for large and free spans */
 	uint8_t state;           /* enum span_state (atomic for large frees) */
@@ -162,24 +180,25 @@ struct mspan {
 	 *     caching the span, or the mcentral lock holder when it is
 	 *     uncached) --- */
 	_Alignas(CACHELINE) uint64_t allocCache; /* the window: free objects of
-	                            word cacheWord not handed out yet, bit i =
-	                            object cacheWord * 64 + i (relaxed stores:
-	                            stats read it) */
-	uintptr_t cacheAddr;     /* address of object cacheWord * 64 */
-	uint32_t freeindex;      /* first object of the next word to load:
+	                            the word *cacheBits not handed out yet, bit
+	                            i = object 64 * (that word's index) + i
+	                            (relaxed stores: stats read it) */
+	uintptr_t cacheAddr;     /* address of the window word's object 0 */
+	uint64_t *cacheBits;     /* the window's word of allocBits; NULL when
+	                            none is loaded */
+	uint16_t freeindex;      /* first object of the next word to load:
 	                            objects below it were looked at */
-	uint8_t cacheWord;       /* the window's word of allocBits;
-	                            CACHE_NONE when none is loaded */
 	/* list links: protected by the lock of the list the span is on
 	 * (mcentral lists: mcentral lock; heap free lists: heap lock; an
 	 * mcache's own lists: the owner) */
 	uint8_t onlist;          /* which list: heap free list index + 1 (heap
 	                            lock) or LIST_* (mcentral lock, or owner);
 	                            0: on none */
+	uint32_t dirtyPages;     /* free spans only, heap lock: its pages with
+	                            the dirty bit (units) */
 	struct mspan *next, *prev;
 	/* --- free spans only, heap lock --- */
 	uint64_t unusedSince;    /* ms timestamp of the free */
-	uint32_t dirtyPages;     /* its pages with the dirty bit (units) */
 	/* --- retired structs only, heap lock: the epoch stamp (epoch.c) --- */
 	uint64_t retireEpoch;
 	/* --- line 3.  Remote frees (lock-free): a freer that is not the
@@ -196,6 +215,10 @@ struct mspan {
 	struct mspan *pendingNext; /* link on that stack: written by the pusher
 	                            that set REMOTE_QUEUED (or passes it on) */
 } __attribute__((aligned(CACHELINE)));
+
+/* the layout above: a line each, line 2 full */
+_Static_assert(offsetof(struct mspan, remoteBits) == 3 * CACHELINE, "mspan line 2 overflows");
+_Static_assert(sizeof(struct mspan) == 5 * CACHELINE, "mspan is five lines");
 
 enum { LIST_PARTIAL = 1, LIST_FULL = 2, LIST_OWNED_PARTIAL = 3, LIST_EMPTY = 4 };
 
@@ -241,13 +264,32 @@ NALLOC_HIDDEN void nalloc__spanlist_push_last(struct spanlist *l, struct mspan *
 
 extern NALLOC_HIDDEN struct mspan nalloc__empty_span;
 
-#define CACHE_NONE 0xff
+/* The index of the object holding byte off of small span s, and whether
+ * off is that object's first byte: off * divmagic (128 bits) has off /
+ * elemsize as its high half and a low half below divmagic exactly at an
+ * object's start (divmagic = ceil(2^64 / elemsize); every offset of every
+ * class is checked by tools/mksizeclasses).  One multiplication gives both,
+ * where dividing and multiplying back took two.  Large spans and free runs
+ * have divmagic 0: no offset is a start. */
+static ALWAYS_INLINE bool nalloc__span_index(const struct mspan *s, uintptr_t off, uintptr_t *idx)
+{
+	unsigned __int128 prod = (unsigned __int128)off * s->divmagic;
+	*idx = (uintptr_t)(prod >> 64);
+	return (uint64_t)prod < s->divmagic;
+}
 
 /* Take the object at allocCache's lowest set bit (cache != 0).  Owner only. */
 static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 {
-	uintptr_t bit = (unsigned)__builtin_ctzll(cache);
-	uint64_t *word = &s->allocBits[s->cacheWord];
+	uintptr_t bit;
+#if defined(__x86_64__)
+	/* as a 64-bit result, without the zero-extension and the
+	 * dependency-breaking clear the compiler adds around its own */
+	__asm__("tzcnt %1, %0" : "=r"(bit) : "r"(cache) : "cc");
+#else
+	bit = (unsigned)__builtin_ctzll(cache);
+#endif
+	uint64_t *word = s->cacheBits;
 	/* relaxed stores: remote freers and stats read these concurrently */
 	STORE_RELAXED(&s->allocCache, cache & (cache - 1));
 	STORE_RELAXED(word, LOAD_RELAXED(word) | (uint64_t)1 << bit);
