@@ -87,9 +87,9 @@
  *   static table of 2^21 entries (16 MiB of zero .bss: address space, not
  *   memory) locates the record of any address: free's lookup is
  *     e = unit_table[p >> 26]; s = e ? ((mspan **)e)[p >> 13] : NULL
- *   (entries are stored biased by the unit's index; bits 47 and up are
- *   dropped, see nalloc__span_lookup): two dependent loads, three
- *   instructions more than the single flat map that this replaced.  In-use
+ *   (entries are stored biased by the unit's index; a pointer with a bit
+ *   from 47 up has no span, see nalloc__span_of): two dependent loads,
+ *   three instructions more than the single flat map that this replaced.  In-use
  *   spans are entered on every page, free runs on their first and last
  *   page, other entries are NULL: an entry always covers its page.
  *   Records are never freed, so a lock-free reader never sees one go.
@@ -552,7 +552,7 @@ static NOINLINE void free_remote(struct mspan *s, void *p, uintptr_t idx, struct
  * free_bad sends them on. */
 static ALWAYS_INLINE void do_free(void *p)
 {
-	struct mspan *s = nalloc__span_lookup(p); /* unchecked: see internal.h */
+	struct mspan *s = nalloc__span_of(p);
 	if (unlikely(s == NULL)) {
 		free_not_small(p, s);
 		return;

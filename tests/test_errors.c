@@ -15,7 +15,8 @@
  * second free meets the first in that thread's batch of remote frees), of
  * a small block freed by two other threads in turn, of a 1 MiB block, of an aligned block; free of a
  * pointer into the middle of a small and of a large object (also a
- * page-aligned one); free of a stack address, of a global, of an mmap'ed
+ * page-aligned one); free of a live block's address with a bit from 47 up
+ * set; free of a stack address, of a global, of an mmap'ed
  * page and of a block from glibc's own malloc.
  * Warn case: the same errors with NALLOC_ON_ERROR=warn; the program must
  * continue, report each error, the double-freed block must not be handed
@@ -187,6 +188,20 @@ static int case_invalid_free_large_page(void)
 	uintptr_t q = ((uintptr_t)p + 256 * KiB) & ~(uintptr_t)(64 * KiB - 1);
 	announce("invalid-free-large-page", (void *)q);
 	bad_free((void *)q);
+	return 0;
+}
+
+/* A live small block's address with a bit from 47 up set: not a pointer
+ * nalloc handed out (its page map ignores those bits), so it must be
+ * reported, not taken for an object of the live block's span.  16-byte
+ * blocks: their offsets from a far alias are multiples of the size. */
+static int case_invalid_free_high_bits(void)
+{
+	char *p = malloc(OPAQUE((size_t)16));
+	memset(p, 1, 16);
+	void *far = (void *)((uintptr_t)p | ((uintptr_t)1 << 47));
+	announce("invalid-free-high-bits", far);
+	bad_free(far);
 	return 0;
 }
 
@@ -412,6 +427,7 @@ static const struct tcase cases[] = {
 	{"invalid-free-middle", case_invalid_free_middle, "invalid free", NULL},
 	{"invalid-free-middle-large", case_invalid_free_middle_large, "invalid free", NULL},
 	{"invalid-free-large-page", case_invalid_free_large_page, "invalid free", NULL},
+	{"invalid-free-high-bits", case_invalid_free_high_bits, "invalid free", NULL},
 	{"invalid-free-stack", case_invalid_free_stack, "invalid free", NULL},
 	{"invalid-free-global", case_invalid_free_global, "invalid free", NULL},
 	{"invalid-free-mmap", case_invalid_free_mmap, "invalid free", NULL},

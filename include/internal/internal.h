@@ -523,24 +523,20 @@ struct nalloc_globals {
 };
 extern NALLOC_HIDDEN struct nalloc_globals nalloc__g;
 
-/* free()'s lookup: the span of p's page, or NULL.  Address bits 47 and up
- * are dropped, not checked: a pointer there (never one nalloc handed out)
- * may find a span that does not cover it, which do_free's offset test
- * rejects (the offset is then >= 2^47, beyond any index * elemsize). */
-static ALWAYS_INLINE struct mspan *nalloc__span_lookup(const void *p)
-{
-	uintptr_t pg = ((uintptr_t)p << (64 - ARENA_ADDR_BITS)) >> (64 - ARENA_ADDR_BITS + NALLOC_PAGE_SHIFT);
-	uintptr_t e = LOAD_RELAXED(&nalloc__unit_table[pg >> (ARENA_UNIT_SHIFT - NALLOC_PAGE_SHIFT)]);
-	if (unlikely(e == 0))
-		return NULL;
-	return LOAD_RELAXED(&((struct mspan **)e)[pg]);
-}
-/* the span covering p's page, or NULL */
+/* The span covering p's page, or NULL (free's lookup, among others).  A
+ * pointer with an address bit from 47 up has none: the unit index is
+ * checked against the table's size, not masked, so no such pointer can
+ * alias a span's page (do_free's start test would not reject the alias:
+ * test_errors "invalid-free-high-bits"). */
 static ALWAYS_INLINE struct mspan *nalloc__span_of(const void *p)
 {
-	if (unlikely((uintptr_t)p >> ARENA_ADDR_BITS))
+	uintptr_t u = (uintptr_t)p >> ARENA_UNIT_SHIFT;
+	if (unlikely(u >= ARENA_UNITS))
 		return NULL;
-	return nalloc__span_lookup(p);
+	uintptr_t e = LOAD_RELAXED(&nalloc__unit_table[u]);
+	if (unlikely(e == 0))
+		return NULL;
+	return LOAD_RELAXED(&((struct mspan **)e)[(uintptr_t)p >> NALLOC_PAGE_SHIFT]);
 }
 /* the record of a's unit if a heap owns it, else NULL */
 static ALWAYS_INLINE struct arena_unit *nalloc__arena_unit(uintptr_t a)
