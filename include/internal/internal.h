@@ -538,12 +538,15 @@ static ALWAYS_INLINE struct mspan *nalloc__span_of(const void *p)
 		return NULL;
 	return LOAD_RELAXED(&((struct mspan **)e)[(uintptr_t)p >> NALLOC_PAGE_SHIFT]);
 }
-/* the record of a's unit if a heap owns it, else NULL */
+/* the record of a's unit if a heap owns it, else NULL.  Acquire: pairs
+ * with the release that published the record, so its fields (heap, the
+ * bitmaps) are seen initialised by a thread with no other ordering with
+ * the grower (a stats reader's placement sample) */
 static ALWAYS_INLINE struct arena_unit *nalloc__arena_unit(uintptr_t a)
 {
 	if (unlikely(a >> ARENA_ADDR_BITS))
 		return NULL;
-	uintptr_t i = a >> ARENA_UNIT_SHIFT, e = LOAD_RELAXED(&nalloc__unit_table[i]);
+	uintptr_t i = a >> ARENA_UNIT_SHIFT, e = LOAD_ACQ(&nalloc__unit_table[i]);
 	return e ? (struct arena_unit *)(e + UNIT_BIAS(i)) : NULL;
 }
 static ALWAYS_INLINE struct mheap *nalloc__heap_of(const void *p)
