@@ -178,8 +178,8 @@
  *      avail = ~bits & s->allocCache; if avail == 0 -> slow path
  *   3. bit = ctz(avail); *cacheBits = bits | 1 << bit; count it;
  *      return cacheAddr + bit * elemsize.
- *   (23 instructions to its return, free's 32; callgrind: 75 for a
- *   malloc+free pair in a tight loop, 87 for a million mallocs then their
+ *   (24 instructions to its return, free's 32; callgrind: 72 for a
+ *   malloc+free pair in a tight loop, 86 for a million mallocs then their
  *   frees, loops included: make bench-callgrind.)
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
  *   the ready stack (our current and partial spans that other threads
