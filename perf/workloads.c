@@ -68,6 +68,7 @@
  *   thread-mem     each thread fills up to 0.4 MiB of 16 B..32 KiB blocks,
  *                  then frees 7 of 8 at once, and again (op: one malloc);
  *                  reports live_peak_kib, the most held at once
+ *                  (counted at every malloc and free)
  *   malloc-large   20 buffers of 5..25 MiB per thread, a random one
  *                  replaced each step, every page written (op: one buffer)
  *   batch          rounds of 1M x 32 B allocated, then freed in a random
@@ -1369,12 +1370,26 @@ struct tmthread {
 	void **p;
 	uint32_t *len;
 	int n;
-	size_t live;
+	size_t live;         /* bytes this thread holds */
 };
 static struct tmthread *tmth;
 static struct sizes tmsizes;
 static size_t tm_target;
-static atomic_size_t tm_live, tm_live_peak; /* all threads' live bytes, updated once a round */
+/* all threads' bytes, counted at every malloc and free (one relaxed atomic
+ * add: with more threads than CPUs, threads are descheduled in the middle
+ * of a fill, and what they hold then is live too), and the most at once */
+static atomic_size_t tm_live, tm_live_peak;
+
+static void tm_add(struct tmthread *t, size_t add, size_t sub)
+{
+	t->live += add - sub;
+	size_t live = atomic_fetch_add_explicit(&tm_live, add - sub, memory_order_relaxed) + add - sub;
+	size_t peak = atomic_load_explicit(&tm_live_peak, memory_order_relaxed);
+	while (live > peak && !atomic_compare_exchange_weak_explicit(&tm_live_peak, &peak, live,
+	                                                             memory_order_relaxed,
+	                                                             memory_order_relaxed))
+		;
+}
 
 static void *tm_thread(void *arg)
 {
@@ -1386,20 +1401,14 @@ static void *tm_thread(void *arg)
 	pthread_barrier_wait(&start_bar);
 	while (!stopped()) {
 		/* fill up to the target, then free 7 of every 8 blocks at once */
-		size_t before = t->live;
 		while (t->live < tm_target && t->n < TM_SLOTS) {
 			size_t n = pick(&tmsizes, &t->rng);
 			t->p[t->n] = xmalloc(n);
 			fill(t->p[t->n], n, (unsigned char)t->n);
 			t->len[t->n++] = (uint32_t)n;
-			t->live += n;
+			tm_add(t, n, 0);
 			ops++;
 		}
-		size_t live = atomic_fetch_add(&tm_live, t->live - before) + (t->live - before);
-		size_t peak = atomic_load_explicit(&tm_live_peak, memory_order_relaxed);
-		while (live > peak && !atomic_compare_exchange_weak(&tm_live_peak, &peak, live))
-			;
-		before = t->live;
 		int k = 0;
 		for (int i = 0; i < t->n; i++) {
 			if ((i & 7) == 7) {
@@ -1407,11 +1416,10 @@ static void *tm_thread(void *arg)
 				t->len[k++] = t->len[i];
 			} else {
 				free(t->p[i]);
-				t->live -= t->len[i];
+				tm_add(t, 0, t->len[i]);
 			}
 		}
 		t->n = k;
-		atomic_fetch_sub(&tm_live, before - t->live);
 	}
 	counters[t->idx].ops = ops;
 	pthread_barrier_wait(&done_bar);
