@@ -22,23 +22,13 @@
  *                                 the next bitmap word to look at (objects
  *                                 below it have been looked at since the
  *                                 last rewind).
- *                  allocCache     the window: the objects of one 64-bit
- *                                 word w of allocBits that the cursor
- *                                 hands out (those that exist), bit i =
- *                                 object w * 64 + i; cacheBits points at
- *                                 allocBits[w], cacheAddr at object
- *                                 w * 64.  Its free objects are
- *                                 ~*cacheBits & allocCache, read afresh
- *                                 by every malloc and consumed with
- *                                 count-trailing-zeros, lowest first: an
- *                                 object its owner freed is handed out
- *                                 again while its line is hot, and a
- *                                 thread that keeps few objects of a
- *                                 class touches few of the span's pages.
- *                                 (Go's allocCache is a copy of ~allocBits
- *                                 because Go sets allocBits only when it
- *                                 sweeps; nalloc sets the bit at malloc,
- *                                 so a copy would only hide frees.)
+ *                  allocCache     the window: ~allocBits of one 64-bit
+ *                                 word w less what was handed out since
+ *                                 it was loaded, bit i = object w * 64 +
+ *                                 i; consumed with count-trailing-zeros
+ *                                 and cleared lowest bit first;
+ *                                 cacheBits points at allocBits[w],
+ *                                 cacheAddr at object w * 64.
  *                  remoteBits[8]  objects freed by threads that do not own
  *                                 the span (atomic fetch_or), with the word
  *                                 `remote`: a count of such frees and a
@@ -174,19 +164,18 @@
  *
  * MALLOC (small)
  *   1. class = size_to_class(size)                       (table lookup)
- *   2. s = mcache->alloc[class]; bits = *s->cacheBits;
- *      avail = ~bits & s->allocCache; if avail == 0 -> slow path
- *   3. bit = ctz(avail); *cacheBits = bits | 1 << bit; count it;
- *      return cacheAddr + bit * elemsize.
- *   (24 instructions to its return, free's 32; callgrind: 72 for a
- *   malloc+free pair in a tight loop, 86 for a million mallocs then their
+ *   2. s = mcache->alloc[class]; if s->allocCache == 0 -> slow path
+ *   3. bit = ctz(allocCache); allocCache &= allocCache - 1; set the bit in
+ *      *cacheBits; return cacheAddr + bit * elemsize.
+ *   (23 instructions to its return, free's 32; callgrind: 75 for a
+ *   malloc+free pair in a tight loop, 87 for a million mallocs then their
  *   frees, loops included: make bench-callgrind.)
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
  *   the ready stack (our current and partial spans that other threads
  *   freed into: swept, empty ones given back); one collector step (the
  *   next class in turn gives back its current span and partial list if it
  *   has not been refilled for a while);
- *   move the window to the next allocBits word with a free object; when the span is
+ *   load the next allocBits word into allocCache; when the span is
  *   exhausted, sweep its remote frees and rewind it if at least 1/8 of it
  *   is free, else tag it; then take an owned partial span with room, or a
  *   partial span from the home node's mcentral, or a new span from the
@@ -249,7 +238,7 @@
  *   atomic, and QUEUED pins it through the push that follows.  What no
  *   object pins runs inside a read-side section: every lookup of a large
  *   block (a racing double free may release it), invalid pointers and
- *   their reports, nalloc_node_of.
+ *   their reports, nalloc_node_of, the stats walk over cached spans.
  *   free(NULL) and foreign pointers enter none.  An mspan describes one
  *   span for its whole life: when it leaves the page map (released, merged
  *   into a neighbour, split off) it is stamped with the global epoch and
@@ -297,16 +286,15 @@
 
 /* ---------------------------------------------------------------- alloc */
 
-static ALWAYS_INLINE void *small_alloc(uintptr_t cls)
+static ALWAYS_INLINE void *small_alloc(unsigned cls)
 {
 	struct mcache *c = nalloc__tls_mcache;
 	struct mspan *s = c->alloc[cls];
-	uint64_t bits = LOAD_RELAXED(s->cacheBits);
-	uint64_t avail = nalloc__span_avail(s, bits);
-	if (unlikely(avail == 0))
+	uint64_t cache = LOAD_RELAXED(&s->allocCache);
+	if (unlikely(cache == 0))
 		return nalloc__mcache_refill_alloc(c, (int)cls);
-	STAT(CNT_ADD(&c->nmalloc[cls], 1));
-	return nalloc__span_take(s, bits, avail);
+	/* counted when the window was loaded (mcache.c): nothing to count */
+	return nalloc__span_take(s, cache);
 }
 
 static ALWAYS_INLINE void *do_malloc(size_t size)

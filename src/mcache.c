@@ -152,6 +152,24 @@ static void give_back(struct mspan *s)
 	nalloc__mcentral_uncache_span(s->central, s);
 }
 
+/* Allocations are counted a window at a time: when allocCache is loaded,
+ * all its objects count as allocated (the fast path counts nothing), and
+ * the ones still in the cache when the span stops being current are taken
+ * off again.  Stats snapshots subtract the live windows (stats.c). */
+static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *s)
+{
+	STAT(CNT_ADD(&c->nmalloc[cls], nalloc__popcount64(s->allocCache)));
+	(void)c, (void)cls, (void)s;
+}
+
+static void uncount_window(struct mcache *c, int cls, struct mspan *s)
+{
+	STAT(CNT_ADD(&c->nmalloc[cls], -(uint64_t)nalloc__popcount64(s->allocCache)));
+	(void)c, (void)cls;
+	STORE_RELAXED(&s->allocCache, 0);
+	s->cacheBits = NULL;
+}
+
 /* Give the spans on c's lists back to their mcentrals (the current span
  * of each class and the partial lists), and hand over the remote frees
  * waiting in c.  Exhausted spans stay tagged as they are: the first remote
@@ -162,8 +180,8 @@ static void give_back_class(struct mcache *c, int cls)
 {
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
-		c->alloc[cls] = &nalloc__empty_span;
-		nalloc__mspan_unload(s);
+		STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
+		uncount_window(c, cls, s);
 		give_back(s);
 	}
 	while ((s = nalloc__spanlist_pop(&c->partial[cls])))
@@ -447,7 +465,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			if (nalloc__mspan_next_window(s))
 				goto take;
 		}
-		c->alloc[cls] = &nalloc__empty_span;
+		STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
 		file_owned(c, cls, s, used);
 	}
 	s = owned_with_room(c, cls);
@@ -459,12 +477,12 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 		}
 	}
 	nalloc__mspan_rewind(s);
-	c->alloc[cls] = s;
+	STORE_REL(&c->alloc[cls], s); /* stats read the span through it */
 	if (!nalloc__mspan_next_window(s))
 		nalloc__fatal("a span with room had no free object");
 take:
-	STAT(CNT_ADD(&c->nmalloc[cls], 1));
-	return nalloc__span_take_any(s);
+	count_window(c, cls, s);
+	return nalloc__span_take(s, s->allocCache);
 }
 
 /* The purger: spans pushed onto the ready stacks of caches whose threads

@@ -248,7 +248,7 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 	nalloc__mspan_rewind(s);
 	void *p = NULL;
 	if (nalloc__mspan_next_window(s))
-		p = nalloc__span_take_any(s);
+		p = nalloc__span_take(s, s->allocCache);
 	mc->nmalloc_uncached++;
 	place(mc, s);
 	mc_unlock(mc);

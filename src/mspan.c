@@ -5,7 +5,7 @@
 
 /* Every mcache slot starts here: allocCache == 0 sends malloc to the slow
  * path, owner == NULL matches no mcache, nelems == 0 holds nothing. */
-struct mspan nalloc__empty_span = {.cacheBits = &nalloc__empty_span.allocBits[0]};
+struct mspan nalloc__empty_span; /* allocCache 0: never used */
 
 static inline uint64_t word_mask(const struct mspan *s, uint32_t w)
 {
@@ -32,45 +32,40 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 	STORE_RELAXED(&s->pendingNext, NULL);
 	STORE_RELAXED(&s->owner, NULL);
 	s->freeindex = 0;
-	nalloc__mspan_unload(s);
+	s->cacheBits = NULL;
+	STORE_RELAXED(&s->allocCache, 0);
 	STORE_REL(&s->spanclass, (uint8_t)cls);
 	STORE_REL(&s->state, (uint8_t)SPAN_SMALL);
 }
 
-/* The window's word is full: load the next 64-bit word of allocBits that
- * has a free object.  Returns false when the span has no free object past
- * freeindex. */
+/* allocCache ran out: load the next 64-bit word of allocBits that has a free
+ * object.  Returns false when the span has no free object past freeindex. */
 bool nalloc__mspan_next_window(struct mspan *s)
 {
 	NALLOC_ASSERT((s->freeindex & 63) == 0 || s->freeindex == s->nelems);
 	for (uint32_t idx = s->freeindex; idx < s->nelems; idx += 64) {
 		uint32_t w = idx >> 6;
-		uint64_t valid = word_mask(s, w);
-		if (~LOAD_RELAXED(&s->allocBits[w]) & valid) {
+		uint64_t freebits = ~LOAD_RELAXED(&s->allocBits[w]) & word_mask(s, w);
+		if (freebits) {
 			s->freeindex = (uint16_t)(idx + 64);
 			s->cacheBits = &s->allocBits[w];
 			s->cacheAddr = s->base + (uintptr_t)idx * s->elemsize;
-			s->allocCache = valid;
+			STORE_RELAXED(&s->allocCache, freebits);
 			return true;
 		}
 	}
 	s->freeindex = s->nelems;
-	nalloc__mspan_unload(s);
+	s->cacheBits = NULL;
+	STORE_RELAXED(&s->allocCache, 0);
 	return false;
-}
-
-/* No window: the fast path goes to the slow path. */
-void nalloc__mspan_unload(struct mspan *s)
-{
-	s->cacheBits = &s->allocBits[0];
-	s->allocCache = 0;
 }
 
 /* Start the cursor again from object 0 (after frees made room). */
 void nalloc__mspan_rewind(struct mspan *s)
 {
 	s->freeindex = 0;
-	nalloc__mspan_unload(s);
+	s->cacheBits = NULL;
+	STORE_RELAXED(&s->allocCache, 0);
 }
 
 /* Apply remote frees to allocBits.  Caller: the owner, or the mcentral lock

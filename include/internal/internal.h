@@ -179,17 +179,13 @@ struct mspan {
 	/* --- line 2.  Allocation cursor: written by the owner (the mcache
 	 *     caching the span, or the mcentral lock holder when it is
 	 *     uncached) --- */
-	_Alignas(CACHELINE) uint64_t allocCache; /* the window: the objects of
-	                            the word *cacheBits that the cursor hands
-	                            out (bit i = object 64 * (the word's index)
-	                            + i; the word's objects that exist), 0 when
-	                            no word is loaded.  Its free objects are
-	                            ~*cacheBits & allocCache, read afresh at
-	                            every malloc, so an object freed by its
-	                            owner is handed out again from there (owner) */
-	uintptr_t cacheAddr;     /* address of the window word's object 0 (owner) */
-	uint64_t *cacheBits;     /* the window's word of allocBits; allocBits[0]
-	                            when none is loaded, never NULL (owner) */
+	_Alignas(CACHELINE) uint64_t allocCache; /* the window: free objects of
+	                            the word *cacheBits not handed out yet, bit
+	                            i = object 64 * (that word's index) + i
+	                            (relaxed stores: stats read it) */
+	uintptr_t cacheAddr;     /* address of the window word's object 0 */
+	uint64_t *cacheBits;     /* the window's word of allocBits; NULL when
+	                            none is loaded */
 	uint16_t freeindex;      /* first object of the next word to load:
 	                            objects below it were looked at */
 	/* list links: protected by the lock of the list the span is on
@@ -253,7 +249,6 @@ struct spanlist {
 /* span.c: bitmap and cursor operations (caller owns the span) */
 NALLOC_HIDDEN void nalloc__mspan_init_small(struct mspan *s, int spanclass);
 NALLOC_HIDDEN bool nalloc__mspan_next_window(struct mspan *s);
-NALLOC_HIDDEN void nalloc__mspan_unload(struct mspan *s);
 NALLOC_HIDDEN uint32_t nalloc__mspan_sweep(struct mspan *s);
 NALLOC_HIDDEN void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64_t m);
 NALLOC_HIDDEN uint64_t nalloc__mspan_remote_mark(struct mspan *s, uint32_t w, uint64_t m);
@@ -283,34 +278,22 @@ static ALWAYS_INLINE bool nalloc__span_index(const struct mspan *s, uintptr_t of
 	return (uint64_t)prod < s->divmagic;
 }
 
-/* The window's free objects: none (0) sends malloc to its slow path. */
-static ALWAYS_INLINE uint64_t nalloc__span_avail(const struct mspan *s, uint64_t bits)
-{
-	return ~bits & s->allocCache;
-}
-
-/* Take the window's lowest free object; bits is *s->cacheBits and avail
- * its free objects (nonzero).  Owner only. */
-static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t bits, uint64_t avail)
+/* Take the object at allocCache's lowest set bit (cache != 0).  Owner only. */
+static ALWAYS_INLINE void *nalloc__span_take(struct mspan *s, uint64_t cache)
 {
 	uintptr_t bit;
 #if defined(__x86_64__)
 	/* as a 64-bit result, without the zero-extension and the
 	 * dependency-breaking clear the compiler adds around its own */
-	__asm__("tzcnt %1, %0" : "=r"(bit) : "r"(avail) : "cc");
+	__asm__("tzcnt %1, %0" : "=r"(bit) : "r"(cache) : "cc");
 #else
-	bit = (unsigned)__builtin_ctzll(avail);
+	bit = (unsigned)__builtin_ctzll(cache);
 #endif
-	/* relaxed: remote freers read allocBits concurrently */
-	STORE_RELAXED(s->cacheBits, bits | (uint64_t)1 << bit);
-	return (void *)(s->cacheAddr + bit * s->elemsize);
-}
-
-/* The window's lowest free object, or NULL.  Owner only. */
-static ALWAYS_INLINE void *nalloc__span_take_any(struct mspan *s)
-{
-	uint64_t bits = LOAD_RELAXED(s->cacheBits), avail = nalloc__span_avail(s, bits);
-	return avail ? nalloc__span_take(s, bits, avail) : NULL;
+	uint64_t *word = s->cacheBits;
+	/* relaxed stores: remote freers and stats read these concurrently */
+	STORE_RELAXED(&s->allocCache, cache & (cache - 1));
+	STORE_RELAXED(word, LOAD_RELAXED(word) | (uint64_t)1 << bit);
+	return (void *)(s->cacheAddr + (uintptr_t)bit * s->elemsize);
 }
 
 /* ------------------------------------------------------------- mcache */
