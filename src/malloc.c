@@ -89,9 +89,9 @@
  *     e = unit_table[p >> 26]; s = e ? ((mspan **)e)[p >> 13] : NULL
  *   (entries are stored biased by the unit's index; a pointer with a bit
  *   from 47 up has no span, see nalloc__span_of): two dependent loads,
- *   three instructions more than the single flat map that this replaced.  In-use
- *   spans are entered on every page, free runs on their first and last
- *   page, other entries are NULL: an entry always covers its page.
+ *   three instructions more than the single flat map that this replaced.
+ *   In-use spans are entered on every page, free runs on their first and
+ *   last page, other entries are NULL: an entry always covers its page.
  *   Records are never freed, so a lock-free reader never sees one go.
  *
  *   Growth.  A heap's first reservation is NALLOC_ARENA_GB (64 GiB), each

@@ -56,7 +56,7 @@
 /* Clear bit i % 64 of *v; true when it was set.  On x86-64 one btr, whose
  * carry flag is the old bit (the compiler spells this as bt, a masking and,
  * and btc). */
-static inline __attribute__((always_inline)) bool nalloc__bit_clear(uint64_t *v, uintptr_t i)
+static ALWAYS_INLINE bool nalloc__bit_clear(uint64_t *v, uintptr_t i)
 {
 #if defined(__x86_64__)
 	bool was;
