@@ -221,7 +221,14 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 #define PARTIAL_MAX 4096 /* owned partial spans per class, at most: room for
                             a batch of 1M small objects freed by their
                             owner in any order, which re-adopts them */
-#define PARTIAL_KEEP 16 /* past this many, an empty oldest span goes back */
+#define PARTIAL_KEEP 16 /* past this many spans, and past PARTIAL_KEEP_OBJECTS
+                           objects in them, an empty oldest span goes back */
+#define PARTIAL_KEEP_OBJECTS 32 /* so a class of one to three objects a
+                           span (10-32 KiB) keeps a burst of up to 32 blocks'
+                           spans, as a class of small objects keeps its 16
+                           spans' worth: a thread that frees and allocates
+                           again 20 blocks of 16 KiB does not send 4 spans
+                           through its mcentral and heap every time */
 #define DECAY_REFILLS 1024 /* a class not refilled in this many refills
                             gives back its current span and partial list */
 #define PARTIAL_SCAN 4   /* owned partial spans looked at per refill */
@@ -242,8 +249,9 @@ static void partial_remove(struct mcache *c, int cls, struct mspan *s)
 
 /* Put s (ours, untagged, on no list) on the partial list of cls, at the
  * front (first choice for the next refill) or the back.  The list is
- * bounded: past PARTIAL_MAX its oldest span goes back to its mcentral,
- * whatever it holds (our later frees into it are remote frees). */
+ * bounded: past PARTIAL_KEEP spans (and PARTIAL_KEEP_OBJECTS objects) its
+ * oldest span goes back if it is empty, and past PARTIAL_MAX whatever it
+ * holds (our later frees into it are remote frees). */
 static void partial_add(struct mcache *c, int cls, struct mspan *s, bool front)
 {
 	s->onlist = LIST_OWNED_PARTIAL;
@@ -251,7 +259,8 @@ static void partial_add(struct mcache *c, int cls, struct mspan *s, bool front)
 		nalloc__spanlist_push(&c->partial[cls], s);
 	else
 		nalloc__spanlist_push_last(&c->partial[cls], s);
-	if (c->partial[cls].n > PARTIAL_KEEP) {
+	if (c->partial[cls].n > PARTIAL_KEEP &&
+	    c->partial[cls].n * nalloc__class_nelems[cls] > PARTIAL_KEEP_OBJECTS) {
 		/* the oldest goes back if it is empty (frees in allocation
 		 * order), and whatever it holds past PARTIAL_MAX */
 		struct mspan *t = c->partial[cls].last;
