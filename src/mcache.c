@@ -465,7 +465,8 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 		nalloc__mcache_check_home(c);
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
-		if (nalloc__mspan_next_window(s))
+		/* (a span of one word has no next word: no call) */
+		if (s->freeindex < s->nelems && nalloc__mspan_next_window(s))
 			goto take;
 		/* exhausted: collect remote frees; keep using the span if roomy */
 		uint32_t used = owned_count(c, cls, s);

@@ -177,32 +177,33 @@ static uint32_t count_generic(const struct mspan *s)
 	return count_words(s);
 }
 
-static int have_popcnt = -1; /* lazily set, any thread: relaxed atomics */
+int nalloc__have_popcnt = -1; /* lazily set, any thread: relaxed atomics */
 
-uint32_t nalloc__mspan_count_alloc(const struct mspan *s)
+static int have_popcnt(void)
 {
+	int have = LOAD_RELAXED(&nalloc__have_popcnt);
 #if defined(__x86_64__)
-	int have = LOAD_RELAXED(&have_popcnt);
 	if (unlikely(have < 0)) {
 		__builtin_cpu_init();
 		have = __builtin_cpu_supports("popcnt") ? 1 : 0;
-		STORE_RELAXED(&have_popcnt, have);
+		STORE_RELAXED(&nalloc__have_popcnt, have);
 	}
-	if (likely(have))
+#endif
+	return have;
+}
+
+uint32_t nalloc__mspan_count_words(const struct mspan *s)
+{
+#if defined(__x86_64__)
+	if (likely(have_popcnt() > 0))
 		return count_popcnt(s);
 #endif
 	return count_generic(s);
 }
 
-uint32_t nalloc__popcount64(uint64_t v)
+uint32_t nalloc__popcount64_slow(uint64_t v)
 {
-#if defined(__x86_64__)
-	if (likely(LOAD_RELAXED(&have_popcnt) > 0)) {
-		uint64_t r;
-		__asm__("popcnt %1, %0" : "=r"(r) : "r"(v));
-		return (uint32_t)r;
-	}
-#endif
+	(void)have_popcnt(); /* the next calls take the inline popcnt */
 	return (uint32_t)__builtin_popcountll(v);
 }
 

@@ -184,8 +184,8 @@ struct mspan {
 	                            i = object 64 * (that word's index) + i
 	                            (relaxed stores: stats read it) */
 	uintptr_t cacheAddr;     /* address of the window word's object 0 */
-	uint64_t *cacheBits;     /* the window's word of allocBits; NULL when
-	                            none is loaded */
+	uint64_t *cacheBits;     /* the window's word of allocBits, while
+	                            allocCache != 0 (stale or NULL after) */
 	uint16_t freeindex;      /* first object of the next word to load:
 	                            objects below it were looked at */
 	/* list links: protected by the lock of the list the span is on
@@ -254,8 +254,35 @@ NALLOC_HIDDEN void nalloc__mspan_remote_free(struct mspan *s, uint32_t w, uint64
 NALLOC_HIDDEN uint64_t nalloc__mspan_remote_mark(struct mspan *s, uint32_t w, uint64_t m);
 NALLOC_HIDDEN void nalloc__mspan_remote_count(struct mspan *s, struct mcentral *mc, uint32_t cc,
                                              uint32_t k);
-NALLOC_HIDDEN uint32_t nalloc__mspan_count_alloc(const struct mspan *s);
-NALLOC_HIDDEN uint32_t nalloc__popcount64(uint64_t v);
+NALLOC_HIDDEN uint32_t nalloc__mspan_count_words(const struct mspan *s);
+NALLOC_HIDDEN uint32_t nalloc__popcount64_slow(uint64_t v);
+/* 1 when the CPU has popcnt, 0 when not, -1 until first asked (mspan.c).
+ * Debian's x86-64 baseline has no popcnt, so __builtin_popcountll is a
+ * libgcc call; every x86-64 CPU since 2008 has the instruction. */
+extern NALLOC_HIDDEN int nalloc__have_popcnt;
+
+static ALWAYS_INLINE uint32_t nalloc__popcount64(uint64_t v)
+{
+#if defined(__x86_64__)
+	if (likely(LOAD_RELAXED(&nalloc__have_popcnt) > 0)) {
+		uint64_t r;
+		__asm__("popcnt %1, %0" : "=r"(r) : "r"(v) : "cc");
+		return (uint32_t)r;
+	}
+	return nalloc__popcount64_slow(v);
+#else
+	return (uint32_t)__builtin_popcountll(v);
+#endif
+}
+
+/* Objects allocated per allocBits.  Spans of up to 64 objects (classes of
+ * 128 B and more) have one word: counted inline. */
+static ALWAYS_INLINE uint32_t nalloc__mspan_count_alloc(const struct mspan *s)
+{
+	if (likely(s->nwords == 1))
+		return nalloc__popcount64(LOAD_RELAXED(&s->allocBits[0]));
+	return nalloc__mspan_count_words(s);
+}
 NALLOC_HIDDEN void nalloc__mspan_rewind(struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_push(struct spanlist *l, struct mspan *s);
 NALLOC_HIDDEN void nalloc__spanlist_remove(struct spanlist *l, struct mspan *s);
