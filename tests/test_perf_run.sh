@@ -114,6 +114,8 @@ for r in rows:
         bad.append(tag + ": maxrss_kib " + r["maxrss_kib"])
     if r["workload"] in ("thread-mem", "idle-producer", "churn") and not int(r["live_peak_kib"] or 0) > 0:
         bad.append(tag + ": live_peak_kib " + r["live_peak_kib"])
+    if r["workload"] == "thread-mem" and not int(r["target_live_kib"] or 0) > 0:
+        bad.append(tag + ": target_live_kib " + r["target_live_kib"])
     if r["workload"] == "churn" and len(r["phase_rss_kib"].split("/")) != 6:
         bad.append(tag + ": phase_rss_kib " + r["phase_rss_kib"])
     if r["workload"] == "startup" and not float(r["cpu_ms"] or 0) > 0:
@@ -126,6 +128,8 @@ for w in want:
         bad.append("compare.csv: no ratios for %s: %s" % (w, r))
     elif w in ("churn", "thread-mem", "idle-producer", "startup") and not r["note"]:
         bad.append("compare.csv: no note for " + w)
+    elif w == "thread-mem" and "threads x 0.4 MiB" not in r["note"]:
+        bad.append("compare.csv: thread-mem's note has no RSS over its target live: " + r["note"])
 if not os.path.exists(os.path.join(out, "compare.md")):
     bad.append("no compare.md")
 for b in bad:
