@@ -69,7 +69,8 @@
  *                  then frees 7 of 8 at once, and again (op: one malloc);
  *                  reports live_peak_kib, the most held at once
  *                  (counted at every malloc and free), and
- *                  target_live_kib, threads x 0.4 MiB
+ *                  target_live_kib, threads x 0.4 MiB (what they fill
+ *                  up to)
  *   malloc-large   20 buffers of 5..25 MiB per thread, a random one
  *                  replaced each step, every page written (op: one buffer)
  *   batch          rounds of 1M x 32 B allocated, then freed in a random
@@ -1449,8 +1450,8 @@ static void thread_mem_start(int T)
 static void thread_mem_join(int T)
 {
 	extra_add("live_peak_kib=%zu", atomic_load(&tm_live_peak) / 1024);
-	/* what the threads fill up to, all together: the issue's "0.4 MiB live
-	 * each", the unit its thread-mem target is stated in */
+	/* what the threads fill up to, all together (0.4 MiB each, scaled):
+	 * the unit of the speed issue's thread-mem figures */
 	extra_add("target_live_kib=%zu", tm_target * (size_t)T / 1024);
 	for (int i = 0; i < T; i++)
 		pthread_join(tmth[i].tid, NULL);

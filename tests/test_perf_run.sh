@@ -128,7 +128,7 @@ for w in want:
         bad.append("compare.csv: no ratios for %s: %s" % (w, r))
     elif w in ("churn", "thread-mem", "idle-producer", "startup") and not r["note"]:
         bad.append("compare.csv: no note for " + w)
-    elif w == "thread-mem" and "threads x 0.4 MiB" not in r["note"]:
+    elif w == "thread-mem" and "peak RSS/target live" not in r["note"]:
         bad.append("compare.csv: thread-mem's note has no RSS over its target live: " + r["note"])
 if not os.path.exists(os.path.join(out, "compare.md")):
     bad.append("no compare.md")
