@@ -167,9 +167,10 @@
  *   2. s = mcache->alloc[class]; if s->allocCache == 0 -> slow path
  *   3. bit = ctz(allocCache); allocCache &= allocCache - 1; set the bit in
  *      *cacheBits; return cacheAddr + bit * elemsize.
- *   (23 instructions to its return, free's 32; callgrind: 75 for a
- *   malloc+free pair in a tight loop, 87 for a million mallocs then their
- *   frees, loops included: make bench-callgrind.)
+ *   (25 instructions with its ret, free's 35, as callgrind counts them
+ *   per call; 75 for a malloc+free pair in a tight loop, 87 for a million
+ *   mallocs then their frees, the benchmark's loops and PLT jumps
+ *   included: make bench-callgrind.)
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
  *   the ready stack (our current and partial spans that other threads
  *   freed into: swept, empty ones given back); one collector step (the
