@@ -379,8 +379,11 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
  * uses goes back.  Each span goes back once: no walk repeats. */
 static void collect_step(struct mcache *c)
 {
-	int cls = (int)(c->gc_class % (NALLOC_NUM_CLASSES - 1)) + 1;
-	c->gc_class++;
+	/* the next class in turn, 1 .. NALLOC_NUM_CLASSES - 1 (no division:
+	 * this runs at every refill) */
+	uint32_t next = c->gc_class + 1;
+	int cls = (int)(next < NALLOC_NUM_CLASSES ? next : 1);
+	c->gc_class = (uint32_t)cls;
 	if (c->refills - c->class_refill[cls] > DECAY_REFILLS) {
 		give_back_class(c, cls);
 		c->class_refill[cls] = c->refills; /* once per quiet stretch */

@@ -43,6 +43,18 @@ void nalloc__mspan_init_small(struct mspan *s, int cls)
 bool nalloc__mspan_next_window(struct mspan *s)
 {
 	NALLOC_ASSERT((s->freeindex & 63) == 0 || s->freeindex == s->nelems);
+	if (likely(s->nwords == 1)) {
+		/* classes of 128 B and more (1 <= nelems <= 64): the only
+		 * word, once per rewind */
+		uint64_t freebits = 0;
+		if (s->freeindex == 0)
+			freebits = ~LOAD_RELAXED(&s->allocBits[0]) & (~(uint64_t)0 >> (64 - s->nelems));
+		s->freeindex = s->nelems;
+		s->cacheBits = freebits ? &s->allocBits[0] : NULL;
+		s->cacheAddr = s->base;
+		STORE_RELAXED(&s->allocCache, freebits);
+		return freebits != 0;
+	}
 	for (uint32_t idx = s->freeindex; idx < s->nelems; idx += 64) {
 		uint32_t w = idx >> 6;
 		uint64_t freebits = ~LOAD_RELAXED(&s->allocBits[w]) & word_mask(s, w);

@@ -348,7 +348,8 @@ struct mcache {
 	struct mheap *heap;          /* home node heap (owner; read relaxed) */
 	pthread_t thread;            /* owner thread, for fork */
 	uint32_t refills;            /* slow-path refills (owner) */
-	uint32_t gc_class;           /* next class the collector looks at (owner) */
+	uint32_t gc_class;           /* class the collector looked at last, 0
+	                                before its first step (owner) */
 	uint32_t class_refill[NALLOC_NUM_CLASSES]; /* refills count at each
 	                                class's last refill (owner) */
 	int pinned;                  /* home set by nalloc_thread_set_home (owner) */
