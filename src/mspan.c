@@ -44,11 +44,10 @@ bool nalloc__mspan_next_window(struct mspan *s)
 {
 	NALLOC_ASSERT((s->freeindex & 63) == 0 || s->freeindex == s->nelems);
 	if (likely(s->nwords == 1)) {
-		/* classes of 128 B and more (1 <= nelems <= 64): the only
-		 * word, once per rewind */
+		/* classes of 128 B and more: the only word, once per rewind */
 		uint64_t freebits = 0;
 		if (s->freeindex == 0)
-			freebits = ~LOAD_RELAXED(&s->allocBits[0]) & (~(uint64_t)0 >> (64 - s->nelems));
+			freebits = ~LOAD_RELAXED(&s->allocBits[0]) & word_mask(s, 0);
 		s->freeindex = s->nelems;
 		s->cacheBits = freebits ? &s->allocBits[0] : NULL;
 		s->cacheAddr = s->base;
