@@ -202,14 +202,14 @@
  *      node than our home, it is a remote free.)
  *   4. Otherwise (another thread's span, an unowned span, another node's
  *      memory): the allocBits bit must be set; the object waits in the
- *      freeing thread's mcache, in one of 64 slots keyed by (span, bitmap
+ *      freeing thread's mcache, in one of 256 slots keyed by (span, bitmap
  *      word) that gathers a mask (a bit already in it is a double free).
  *      It is never handed out by that thread: the slot goes to its span
- *      when the slot is needed for another word, after 256 waiting
- *      objects, at thread exit and when the thread re-homes.  Until then
- *      the objects count as allocated and pin their span (at most 256 per
- *      thread wait: a thread that frees a few objects and then sleeps
- *      keeps them from their span meanwhile).  Handing a slot over, or a
+ *      when the slot is needed for another word, after 512 waiting
+ *      objects or 256 KiB, at thread exit and when the thread re-homes.
+ *      Until then the objects count as allocated and pin their span (at
+ *      most 512 objects and 256 KiB per thread wait: a thread that frees a
+ *      few objects and then sleeps keeps them from their span meanwhile).  Handing a slot over, or a
  *      free by a thread with no mcache (an exiting one; a thread that
  *      frees before it ever allocated gets its mcache then), is an atomic
  *      fetch_or of the mask into remoteBits (a bit already set is a

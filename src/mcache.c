@@ -93,8 +93,11 @@ struct mcache *nalloc__mcache_create(void)
  * object.  The objects still count as allocated in allocBits meanwhile:
  * they pin the span, and nobody can hand them out again.  A slot goes over
  * when it is needed for another (span, word); everything goes over after
- * RFREE_MAX objects, at thread exit and when the thread re-homes
- * (nalloc__mcache_flush). */
+ * RFREE_MAX objects or RFREE_MAX_BYTES bytes (so a thread that frees
+ * other threads' blocks and then sleeps keeps at most that much from
+ * them), at thread exit and when the thread re-homes (nalloc__mcache_flush).
+ * 256 slots for 512 objects: a consumer of a producer that allocates
+ * from some 30 classes at once hands over 8-16 objects a slot, not 2-4. */
 
 static ALWAYS_INLINE unsigned rfree_slot_of(const struct mspan *s, uint32_t w)
 {
@@ -115,6 +118,7 @@ void nalloc__mcache_rfree_flush(struct mcache *c)
 		if (c->rfree[i].span)
 			rfree_hand_over(&c->rfree[i]);
 	c->rfree_pending = 0;
+	c->rfree_pending_bytes = 0;
 }
 
 /* Caller: free_remote, for c's thread, s small and not owned by c. */
@@ -141,7 +145,8 @@ void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32
 	/* counted now, by the freeing thread: exact at any snapshot */
 	STAT(CNT_ADD(&c->rfree_count[s->node], 1));
 	STAT(CNT_ADD(&c->rfree_bytes[s->node], s->elemsize));
-	if (unlikely(++c->rfree_pending >= RFREE_MAX))
+	c->rfree_pending_bytes += s->elemsize;
+	if (unlikely(++c->rfree_pending >= RFREE_MAX || c->rfree_pending_bytes >= RFREE_MAX_BYTES))
 		nalloc__mcache_rfree_flush(c);
 }
 

@@ -330,8 +330,10 @@ enum { TLS_FRESH = 0, TLS_ACTIVE = 1, TLS_DEAD = 2 };
  * (mask) that this thread freed and that are handed over to the span in one
  * atomic update (mcache.c).  Their allocBits bits stay set until then, so
  * the objects keep the span alive. */
-#define RFREE_SLOTS 64    /* direct-mapped by (span, word) */
-#define RFREE_MAX 256     /* objects waiting before everything is handed over */
+#define RFREE_SLOTS 256   /* direct-mapped by (span, word) */
+#define RFREE_MAX 512     /* objects waiting before everything is handed over */
+#define RFREE_MAX_BYTES (256 << 10) /* ... or bytes waiting: what an idle
+                             thread keeps from other threads' spans */
 struct rfree_slot {
 	struct mspan *span;   /* NULL: empty */
 	uint64_t mask;
@@ -358,6 +360,7 @@ struct mcache {
 	struct mcache *regnext, *regprev; /* registry list: registry lock */
 	struct rfree_slot rfree[RFREE_SLOTS]; /* remote frees waiting (owner) */
 	uint32_t rfree_pending;      /* objects in rfree (owner) */
+	size_t rfree_pending_bytes;  /* their bytes (owner) */
 	/* counters: written by the owner, read relaxed by stats */
 	uint64_t nmalloc[NALLOC_NUM_CLASSES];   /* small allocations */
 	uint64_t nfree[NALLOC_NUM_CLASSES];     /* local frees */
