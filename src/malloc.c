@@ -167,8 +167,8 @@
  *   2. s = mcache->alloc[class]; if s->allocCache == 0 -> slow path
  *   3. bit = ctz(allocCache); allocCache &= allocCache - 1; set the bit in
  *      *cacheBits; return cacheAddr + bit * elemsize.
- *   (25 instructions with its ret, free's 35, as callgrind counts them
- *   per call; 75 for a malloc+free pair in a tight loop, 87 for a million
+ *   (25 instructions with its ret, free's 38, as callgrind counts them
+ *   per call; 78 for a malloc+free pair in a tight loop, 91 for a million
  *   mallocs then their frees, the benchmark's loops and PLT jumps
  *   included: make bench-callgrind.)
  *   Slow path (mcache.c, noinline): create the mcache on first use; take
@@ -183,6 +183,16 @@
  *   home heap.  Every 64 refills: re-home if the thread moved.  A class
  *   the thread has not refilled for 1024 refills gives back its current
  *   span and partial list when the collector comes to it (decay by use).
+ *   While threads outnumber CPUs, what the caches keep is bounded
+ *   together (decay by budget): each cache counts the free room in its
+ *   spans (mcache->room: the size of each object its owner frees into
+ *   them, less each window as it is used up, plus or less each span's room
+ *   as the span comes or goes), and its share is NALLOC_THREAD_CACHE_MB
+ *   over the number of caches.  A refill past the share gives back whole
+ *   classes, the collector's next ones in turn, down to half the share; a
+ *   refill that would take a span past it gets one object from the
+ *   mcentral instead, under its lock, from spans all the node's threads
+ *   fill.
  *   What an idle thread keeps: its current span and partial lists
  *   (bounded); the spans it exhausted go back as soon as other threads
  *   free into them.
@@ -195,11 +205,12 @@
  *      with none is either from the bootstrap region (ignored) or reported.
  *   2. idx = high half of (p - s->base) * divmagic; p must be object idx's
  *      start: the low half below divmagic (one multiplication).
- *   3. If s->owner is this thread's mcache: the bit must be set; clear it.
- *      Done: no atomics, no locks.  (If s->owner is this mcache tagged,
- *      out of line: a CAS takes the span back onto the partial list and the
- *      same follows; if a drain took it first, or the span is on another
- *      node than our home, it is a remote free.)
+ *   3. If s->owner is this thread's mcache: the bit must be set; clear it;
+ *      add the size to mcache->room.  Done: no atomics, no locks.  (If
+ *      s->owner is this mcache tagged, out of line: a CAS takes the span
+ *      back onto the partial list and the same follows; if a drain took it
+ *      first, or the span is on another node than our home, it is a remote
+ *      free.)
  *   4. Otherwise (another thread's span, an unowned span, another node's
  *      memory): the allocBits bit must be set; the object waits in the
  *      freeing thread's mcache, in one of 256 slots keyed by (span, bitmap
@@ -573,6 +584,7 @@ static ALWAYS_INLINE void do_free(void *p)
 		}
 		STORE_RELAXED(word, bits);
 		STAT(CNT_ADD(&c->nfree[s->spanclass], 1));
+		c->room += s->elemsize;
 		return;
 	}
 	free_remote(s, p, idx, c);

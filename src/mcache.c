@@ -2,6 +2,7 @@
 /* mcache.c: per-thread caches: the allocation slow path, creation, thread exit, fork.  see malloc.c */
 #include "internal.h"
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 /* The static empty mcache: every slot is the empty span, heap is NULL.
@@ -18,12 +19,82 @@ __thread int nalloc__tls_state __attribute__((tls_model("initial-exec"))) = TLS_
 /* Registry of live mcaches and their metadata pool: registry_lock. */
 static nalloc__lock_t registry_lock;
 static struct mcache *registry;
+static uint64_t live_caches; /* in the registry: registry_lock to write, read
+                                relaxed (the cache budget's shares) */
 static struct mcache *mcache_pool;   /* freed mcache structs */
 static pthread_key_t exit_key;
 static bool exit_key_ok;
 
+/* ----------------------------------------------------- the cache budget
+ * What a thread's cache keeps that nobody else can use is the free room in
+ * the spans it owns: c->room, the bytes of free objects in its current and
+ * partial spans (counted by the owner: +size at each free into them, +the
+ * room of a span it takes, -the room of a span it gives back, -a window's
+ * objects when the window is used up or dropped; frees by other threads
+ * count once swept, so it errs low by what waits to be swept, and high by
+ * what the current windows handed out since they were loaded).  When a
+ * process has more than twice as many threads as CPUs, its threads sleep
+ * most of the time with that room kept; so then all caches together keep
+ * at most nalloc__cache_budget (NALLOC_THREAD_CACHE_MB), each an even
+ * share (CACHE_SHARE_MIN at least), as tcmalloc bounds its thread caches
+ * together.  A refill finding its cache past its share gives back whole
+ * classes, the collector's next ones in turn, then the refilled class's
+ * partial spans, until the cache is at half its share; and a refill that
+ * needs a span from its mcentral while that
+ * span would take it past its share gets one object from the mcentral
+ * instead (under its lock, from spans every thread of the node fills).
+ * With up to twice as many threads as CPUs (the main thread often idle
+ * among them) there is no limit: a thread that frees a million objects
+ * and allocates them again keeps its spans. */
+size_t nalloc__cache_budget;
+static uint64_t cache_cpus; /* CPUs the process may use (set at init) */
+#define CACHE_SHARE_MIN ((size_t)64 << 10)
+
+static size_t share_now = SIZE_MAX / 4; /* each cache's share: registry_lock
+                                to write (as live_caches changes), read
+                                relaxed at every refill */
+
+/* live_caches changed.  registry_lock held. */
+static void update_share(void)
+{
+	uint64_t n = live_caches;
+	size_t share = SIZE_MAX / 4; /* no limit (and room + a span never overflows) */
+	if (n > 2 * cache_cpus) {
+		share = nalloc__cache_budget / n;
+		if (share < CACHE_SHARE_MIN)
+			share = CACHE_SHARE_MIN;
+	}
+	STORE_RELAXED(&share_now, share);
+}
+
+size_t nalloc__mcache_share(void)
+{
+	return LOAD_RELAXED(&share_now);
+}
+
+/* c's room, the count the owner keeps, as it stands now (tests) */
+int64_t nalloc__mcache_room(const struct mcache *c)
+{
+	return c->room;
+}
+
 void nalloc__mcache_global_init(void)
 {
+	/* the CPUs this process may run on (its cpuset), else the
+	 * topology's */
+	uint64_t cpus = 0;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		cpus = (uint64_t)CPU_COUNT(&set);
+	if (cpus == 0)
+		for (int i = 0; i < nalloc__topo.nnodes; i++)
+			cpus += nalloc__topo.node_ncpus[i];
+	cache_cpus = cpus ? cpus : 1;
+	/* NALLOC_THREAD_CACHE_MB, or 4 MiB per CPU and 32 MiB at least */
+	uint64_t mb = nalloc__opt.thread_cache_mb;
+	if (mb == 0)
+		mb = cache_cpus * 4 > 32 ? cache_cpus * 4 : 32;
+	nalloc__cache_budget = mb > (SIZE_MAX >> 22) ? SIZE_MAX / 4 : (size_t)mb << 20;
 	/* glibc's first 32 keys live in the thread descriptor: no malloc */
 	exit_key_ok = pthread_key_create(&exit_key, nalloc__mcache_thread_exit) == 0;
 }
@@ -71,6 +142,8 @@ struct mcache *nalloc__mcache_create(void)
 	if (registry)
 		registry->regprev = c;
 	registry = c;
+	STORE_RELAXED(&live_caches, live_caches + 1);
+	update_share();
 	ADD_RELAXED(&h->nthreads, 1);
 	bool several = registry->regnext != NULL;
 	nalloc__unlock(&registry_lock);
@@ -150,9 +223,11 @@ void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32
 		nalloc__mcache_rfree_flush(c);
 }
 
-/* Hand one owned span (on none of c's lists) back to its mcentral. */
-static void give_back(struct mspan *s)
+/* Hand one owned span (on none of c's lists, untagged) back to its
+ * mcentral. */
+static void give_back(struct mcache *c, struct mspan *s)
 {
+	c->room -= (int64_t)(s->nelems - nalloc__mspan_count_alloc(s)) * s->elemsize;
 	s->onlist = 0;
 	nalloc__mcentral_uncache_span(s->central, s);
 }
@@ -163,12 +238,17 @@ static void give_back(struct mspan *s)
  * off again.  Stats snapshots subtract the live windows (stats.c). */
 static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *s)
 {
+	c->win_loaded[cls] = (uint8_t)nalloc__popcount64(s->allocCache); /* room till used up */
 	STAT(CNT_ADD(&c->nmalloc[cls], nalloc__popcount64(s->allocCache)));
 	(void)c, (void)cls, (void)s;
 }
 
 static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 {
+	/* what the window handed out leaves the room; the rest stays */
+	c->room -= ((int64_t)c->win_loaded[cls] - (int64_t)nalloc__popcount64(s->allocCache)) *
+	           s->elemsize;
+	c->win_loaded[cls] = 0;
 	STAT(CNT_ADD(&c->nmalloc[cls], -(uint64_t)nalloc__popcount64(s->allocCache)));
 	(void)c, (void)cls;
 	STORE_RELAXED(&s->allocCache, 0);
@@ -187,10 +267,10 @@ static void give_back_class(struct mcache *c, int cls)
 	if (s != &nalloc__empty_span) {
 		STORE_RELAXED(&c->alloc[cls], &nalloc__empty_span);
 		uncount_window(c, cls, s);
-		give_back(s);
+		give_back(c, s);
 	}
 	while ((s = nalloc__spanlist_pop(&c->partial[cls])))
-		give_back(s);
+		give_back(c, s);
 }
 
 void nalloc__mcache_flush(struct mcache *c)
@@ -206,6 +286,7 @@ void nalloc__mcache_flush(struct mcache *c)
  * it): whoever wins the CAS on owner. */
 static void retire_full(struct mspan *s, struct mcache *c)
 {
+	/* no room in it: nothing to take off c->room */
 	s->onlist = 0;
 	STORE_REL(&s->owner, nalloc__full_tag(c));
 }
@@ -215,6 +296,7 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 {
 	if (nalloc__remote_count(LOAD_RELAXED(&s->remote)) != 0) {
 		uint32_t n = nalloc__mspan_sweep(s);
+		c->room += (int64_t)n * s->elemsize;
 		STAT(CNT_ADD(&c->nswept[cls], n));
 		(void)n;
 		(void)c;
@@ -271,7 +353,7 @@ static void partial_add(struct mcache *c, int cls, struct mspan *s, bool front)
 		struct mspan *t = c->partial[cls].last;
 		if (c->partial[cls].n > PARTIAL_MAX || owned_count(c, cls, t) == 0) {
 			partial_remove(c, cls, t);
-			give_back(t);
+			give_back(c, t);
 		}
 	}
 }
@@ -284,7 +366,7 @@ static void file_owned(struct mcache *c, int cls, struct mspan *s, uint32_t used
 	if (used >= s->nelems)
 		retire_full(s, c);
 	else if (used == 0)
-		give_back(s);
+		give_back(c, s);
 	else
 		partial_add(c, cls, s, false);
 }
@@ -313,7 +395,7 @@ static NOINLINE void take_ready(struct mcache *c)
 		if (s->onlist == LIST_OWNED_PARTIAL) {
 			partial_remove(c, cls, s);
 			if (used == 0)
-				give_back(s);
+				give_back(c, s);
 			else
 				partial_add(c, cls, s, roomy(s, used));
 		}
@@ -373,6 +455,7 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
 	}
 	STORE_RELAXED(&s->allocBits[w], bits & ~m);
 	STAT(CNT_ADD(&c->nfree[cls], 1));
+	c->room += s->elemsize; /* the span's only room: it was full */
 	partial_add(c, cls, s, true);
 }
 
@@ -419,6 +502,8 @@ static void mcache_release(struct mcache *c)
 	take_ready(c);
 	nalloc__lock(&registry_lock);
 	registry_unlink(c);
+	STORE_RELAXED(&live_caches, live_caches - 1);
+	update_share();
 	nalloc__merge_dead_mcache(c);
 	ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 	c->regnext = mcache_pool;
@@ -444,6 +529,28 @@ void nalloc__mcache_thread_exit(void *arg)
 		nalloc__mcache_destroy(c);
 }
 
+/* c is past its share of the budget (see above): give back classes, the
+ * collector's next ones in turn, each once at most, until it is at half
+ * its share; then, if need be, the oldest partial spans of cls, the class
+ * being refilled (its current span stays).  So the next refills find c
+ * within its share and do not come here again. */
+static NOINLINE void shrink(struct mcache *c, int cls, size_t share)
+{
+	int64_t target = (int64_t)share / 2;
+	for (int k = 1; k < NALLOC_NUM_CLASSES && c->room > target; k++) {
+		uint32_t next = c->gc_class + 1;
+		int g = (int)(next < NALLOC_NUM_CLASSES ? next : 1);
+		c->gc_class = (uint32_t)g;
+		if (g != cls)
+			give_back_class(c, g);
+	}
+	struct mspan *s;
+	while (c->room > target && (s = c->partial[cls].last)) {
+		partial_remove(c, cls, s);
+		give_back(c, s);
+	}
+}
+
 /* The slow path of a small malloc: slot cls of c has no free object in its
  * current allocCache window. */
 NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
@@ -467,12 +574,18 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	if (LOAD_RELAXED(&c->ready))
 		take_ready(c);
 	c->class_refill[cls] = ++c->refills;
-	collect_step(c);
 	/* every 64 refills: has the thread moved to another node? */
 	if ((c->refills & 63) == 0 && nalloc__g.nnodes > 1 && !c->pinned)
 		nalloc__mcache_check_home(c);
+	collect_step(c);
+	size_t share = LOAD_RELAXED(&share_now);
+	if (unlikely(c->room > (int64_t)share))
+		shrink(c, cls, share);
 	struct mspan *s = c->alloc[cls];
 	if (s != &nalloc__empty_span) {
+		/* the window ran out: all of it was handed out */
+		c->room -= (int64_t)c->win_loaded[cls] * s->elemsize;
+		c->win_loaded[cls] = 0;
 		/* (a span of one word has no next word: no call) */
 		if (s->freeindex < s->nelems && nalloc__mspan_next_window(s))
 			goto take;
@@ -488,11 +601,21 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 	}
 	s = owned_with_room(c, cls);
 	if (!s) {
-		s = nalloc__mcentral_cache_span(&c->heap->central[cls], c);
+		struct mcentral *mc = &c->heap->central[cls];
+		size_t need = (size_t)nalloc__class_npages[cls] << NALLOC_PAGE_SHIFT;
+		if (c->room + (int64_t)need > (int64_t)share) {
+			/* a span would take c past its share: one object */
+			void *p = nalloc__mcentral_alloc_uncached(mc);
+			if (unlikely(p == NULL))
+				errno = ENOMEM;
+			return p;
+		}
+		s = nalloc__mcentral_cache_span(mc, c);
 		if (unlikely(s == NULL)) {
 			errno = ENOMEM;
 			return NULL;
 		}
+		c->room += (int64_t)(s->nelems - nalloc__mspan_count_alloc(s)) * s->elemsize;
 	}
 	nalloc__mspan_rewind(s);
 	STORE_REL(&c->alloc[cls], s); /* stats read the span through it */
@@ -560,6 +683,8 @@ void nalloc__mcache_fork_child(void)
 		next = c->regnext;
 		if (!pthread_equal(c->thread, self)) {
 			registry_unlink(c);
+			STORE_RELAXED(&live_caches, live_caches - 1);
+			update_share();
 			nalloc__merge_dead_mcache(c);
 			ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 		}

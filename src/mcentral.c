@@ -228,7 +228,8 @@ void nalloc__mcentral_uncache_span(struct mcentral *mc, struct mspan *s)
 }
 
 /* One object for a thread that has no mcache (exiting, or out of memory
- * for one): taken under the lock from an uncached span. */
+ * for one) or whose cache is past its share of the budget (mcache.c):
+ * taken under the lock from an uncached span. */
 void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 {
 	nalloc__lock(&mc->lock);

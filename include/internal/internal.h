@@ -350,6 +350,11 @@ struct mcache {
 	struct mheap *heap;          /* home node heap (owner; read relaxed) */
 	pthread_t thread;            /* owner thread, for fork */
 	uint32_t refills;            /* slow-path refills (owner) */
+	int64_t room;                /* bytes of free objects in the spans it
+	                                owns untagged, current windows counted
+	                                whole (owner; the cache budget, mcache.c) */
+	uint8_t win_loaded[NALLOC_NUM_CLASSES]; /* objects in each class's
+	                                window when it was loaded (owner) */
 	uint32_t gc_class;           /* class the collector looked at last, 0
 	                                before its first step (owner) */
 	uint32_t class_refill[NALLOC_NUM_CLASSES]; /* refills count at each
@@ -381,6 +386,12 @@ extern NALLOC_HIDDEN __thread int nalloc__tls_state;
 extern NALLOC_HIDDEN struct mcache nalloc__empty_mcache;
 
 NALLOC_HIDDEN void *nalloc__mcache_refill_alloc(struct mcache *c, int cls);
+/* the room all caches may keep together when threads outnumber CPUs
+ * (bytes; set at init, and by tests) */
+extern NALLOC_HIDDEN size_t nalloc__cache_budget;
+/* one cache's share of it now (no limit: SIZE_MAX / 4) */
+NALLOC_HIDDEN size_t nalloc__mcache_share(void);
+NALLOC_HIDDEN int64_t nalloc__mcache_room(const struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_global_init(void);
 NALLOC_HIDDEN void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void *p, uint32_t w,
                                              uint64_t m);
@@ -413,7 +424,8 @@ struct mcentral {
 	int spanclass;               /* immutable */
 	/* counters: lock */
 	uint64_t nremote_swept;      /* remote frees swept here */
-	uint64_t nmalloc_uncached;   /* allocations by threads with no mcache */
+	uint64_t nmalloc_uncached;   /* allocations one at a time: threads with no
+	                                mcache, or past their cache budget */
 	uint64_t nspans;             /* spans of this class on this node */
 	uint64_t nfallback;          /* spans taken from another node (atomic) */
 } __attribute__((aligned(CACHELINE)));
@@ -633,6 +645,8 @@ struct nalloc_options {
 	char stats_json[256];        /* write the JSON document at exit */
 	uint64_t stats_interval_ms;  /* append a document this often (0: no) */
 	char stats_signal[16];       /* NALLOC_STATS_SIGNAL: "" or a signal name */
+	uint64_t thread_cache_mb;    /* NALLOC_THREAD_CACHE_MB: the room all
+	                                caches keep together (0: automatic) */
 };
 extern NALLOC_HIDDEN struct nalloc_options nalloc__opt;
 NALLOC_HIDDEN void nalloc__options_parse(void);
