@@ -250,7 +250,7 @@ void *nalloc__mcentral_alloc_uncached(struct mcentral *mc)
 	void *p = NULL;
 	if (nalloc__mspan_next_window(s))
 		p = nalloc__span_take(s, s->allocCache);
-	mc->nmalloc_uncached++;
+	CNT_ADD(&mc->nmalloc_uncached, 1); /* stats read it without the lock */
 	place(mc, s);
 	mc_unlock(mc);
 	return p;

@@ -14,6 +14,14 @@ log=$b/tsan_stress.log
 # are outside them, and root may map page 0, which TSan then rejects with
 # "mmap at bad address".  Without CAP_SYS_RAWIO the kernel refuses page 0
 # and nalloc falls back to an unhinted reservation.
+# More than twice as many threads as CPUs (16 at most) and a small cache
+# budget, so the budget's paths run too: caches giving classes back, and
+# allocations one at a time from the mcentrals (their counter once raced
+# with the statistics reader).
+ncpu=$(nproc 2>/dev/null || echo 2)
+NALLOC_TEST_SAN_THREADS=${NALLOC_TEST_SAN_THREADS:-$((2 * ncpu + 2))}
+NALLOC_THREAD_CACHE_MB=${NALLOC_THREAD_CACHE_MB:-1}
+export NALLOC_TEST_SAN_THREADS NALLOC_THREAD_CACHE_MB
 drop=
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	drop="setpriv --bounding-set -sys_rawio --inh-caps -sys_rawio"
