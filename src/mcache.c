@@ -40,9 +40,9 @@ static bool exit_key_ok;
  * together.  A refill finding its cache past its share gives back whole
  * classes, the collector's next ones in turn, then the refilled class's
  * partial spans, until the cache is at half its share; and a refill that
- * needs a span from its mcentral while that
- * span would take it past its share gets one object from the mcentral
- * instead (under its lock, from spans every thread of the node fills).
+ * needs a span from its mcentral while that span would take it past its
+ * share gets one object from the mcentral instead (under its lock, from
+ * spans every thread of the node fills).
  * With up to twice as many threads as CPUs (the main thread often idle
  * among them) there is no limit: a thread that frees a million objects
  * and allocates them again keeps its spans. */
