@@ -183,16 +183,17 @@
  *   home heap.  Every 64 refills: re-home if the thread moved.  A class
  *   the thread has not refilled for 1024 refills gives back its current
  *   span and partial list when the collector comes to it (decay by use).
- *   While threads outnumber CPUs, what the caches keep is bounded
- *   together (decay by budget): each cache counts the free room in its
- *   spans (mcache->room: the size of each object its owner frees into
- *   them, less each window as it is used up, plus or less each span's room
- *   as the span comes or goes), and its share is NALLOC_THREAD_CACHE_MB
- *   over the number of caches.  A refill past the share gives back whole
- *   classes, the collector's next ones in turn, down to half the share; a
- *   refill that would take a span past it gets one object from the
- *   mcentral instead, under its lock, from spans all the node's threads
- *   fill.
+ *   While there are more than twice as many threads (caches) as CPUs,
+ *   what the caches keep is bounded together (decay by budget): each
+ *   cache counts the free room in its spans (mcache->room: the size of
+ *   each object its owner frees into them, less each window as it is used
+ *   up, plus or less each span's room as the span comes or goes), and its
+ *   share is NALLOC_THREAD_CACHE_MB over the number of caches.  A refill
+ *   past the share gives back whole classes, the collector's next ones in
+ *   turn, then the refilled class's oldest partial spans, down to half the
+ *   share; a refill that would take a span past it gets one object from
+ *   the mcentral instead, under its lock, from spans all the node's
+ *   threads fill.
  *   What an idle thread keeps: its current span and partial lists
  *   (bounded); the spans it exhausted go back as soon as other threads
  *   free into them.
@@ -214,30 +215,29 @@
  *   4. Otherwise (another thread's span, an unowned span, another node's
  *      memory): the allocBits bit must be set; the object waits in the
  *      freeing thread's mcache, in one of 256 slots keyed by (span, bitmap
- *      word) that gathers a mask (a bit already in it is a double free).
- *      It is never handed out by that thread: the slot goes to its span
- *      when the slot is needed for another word, after 512 waiting
- *      objects or 256 KiB, at thread exit and when the thread re-homes.
- *      Until then the objects count as allocated and pin their span (at
- *      most 512 objects and 256 KiB per thread wait: a thread that frees a
- *      few objects and then sleeps keeps them from their span meanwhile).  Handing a slot over, or a
- *      free by a thread with no mcache (an exiting one; a thread that
- *      frees before it ever allocated gets its mcache then), is an atomic
- *      fetch_or of the mask into remoteBits (a bit already set is a
- *      double free), then a CAS that counts the frees in `remote`.  The
- *      first such hand-over since the last sweep also sets QUEUED and
- *      pushes the span on a lock-free stack: its owner's ready stack for
- *      an mcache's current or partial span (swept at the owner's next
- *      refill), else its mcentral's pending stack.  A pending stack is
- *      drained under the mcentral lock at once (trylock; else by the
- *      holder as it unlocks) when the span is a tagged one (the drain takes
- *      it from its owner), when the free emptied an uncached span, or when
- *      a sweep met this free between its two atomics; otherwise by the next
- *      holder of that lock.  No free waits for a lock.  The owner (or the
- *      mcentral, for uncached spans) sweeps: exchange each remoteBits word
- *      with 0, clear those bits in allocBits, subtract them from the count.
- *      A count that goes negative is a freer between its two atomics: that
- *      freer then queues the span again, so it is released once empty.
+ *      word) that gathers a mask (a bit already in it is a double free). It
+ *      is never handed out by that thread: the slot goes to its span when the
+ *      slot is needed for another word, after 512 waiting objects or 256 KiB,
+ *      at thread exit and when the thread re-homes. Until then the objects
+ *      count as allocated and pin their span (at most 512 objects and 256 KiB
+ *      per thread wait: a thread that frees a few objects and then sleeps
+ *      keeps them from their span meanwhile). Handing a slot over, or a free
+ *      by a thread with no mcache (an exiting one; a thread that frees before
+ *      it ever allocated gets its mcache then), is an atomic fetch_or of the
+ *      mask into remoteBits (a bit already set is a double free), then a CAS
+ *      that counts the frees in `remote`.  The first such hand-over since the
+ *      last sweep also sets QUEUED and pushes the span on a lock-free stack:
+ *      its owner's ready stack for an mcache's current or partial span (swept
+ *      at the owner's next refill), else its mcentral's pending stack.  A
+ *      pending stack is drained under the mcentral lock at once (trylock;
+ *      else by the holder as it unlocks) when the span is a tagged one (the
+ *      drain takes it from its owner), when the free emptied an uncached
+ *      span, or when a sweep met this free between its two atomics; otherwise
+ *      by the next holder of that lock.  No free waits for a lock.  The owner
+ *      (or the mcentral, for uncached spans) sweeps: exchange each remoteBits
+ *      word with 0, clear those bits in allocBits, subtract them from the
+ *      count. A count that goes negative is a freer between its two atomics:
+ *      that freer then queues the span again, so it is released once empty.
  *   Large: the span's state moves SPAN_LARGE -> SPAN_FREE with a CAS (a
  *   second free fails it: double free) and the heap takes the pages back.
  *   Invalid and double frees are reported with the address (error.c);
