@@ -23,6 +23,7 @@ void nalloc__mcache_rehome(struct mcache *c, int node)
 	if (node == c->node)
 		return;
 	nalloc__mcache_flush(c);
+	nalloc__mcache_move_counters(c); /* they stay with the old node */
 	ADD_RELAXED(&c->heap->nthreads, (uint64_t)-1);
 	ADD_RELAXED(&nalloc__g.heaps[node]->nthreads, 1);
 	c->node = node;

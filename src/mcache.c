@@ -491,6 +491,30 @@ static void registry_unlink(struct mcache *c)
 		c->regnext->regprev = c->regprev;
 }
 
+/* c's thread is re-homed (numa/node.c): what it counted so far was
+ * allocated and freed on its old node, and stays counted there (in the old
+ * heap's dead counters, as at thread exit) rather than moving with the
+ * thread to a node whose pages never held those objects.  Under the
+ * registry lock, as stats snapshots read the caches' counters under it.
+ * Owner only, after nalloc__mcache_flush (no window is counted ahead). */
+void nalloc__mcache_move_counters(struct mcache *c)
+{
+	nalloc__lock(&registry_lock);
+	nalloc__merge_dead_mcache(c);
+	for (int k = 0; k < NALLOC_NUM_CLASSES; k++) {
+		STORE_RELAXED(&c->nmalloc[k], 0);
+		STORE_RELAXED(&c->nfree[k], 0);
+		STORE_RELAXED(&c->nswept[k], 0);
+	}
+	for (int n = 0; n < NALLOC_MAX_NODES; n++) {
+		STORE_RELAXED(&c->rfree_count[n], 0);
+		STORE_RELAXED(&c->rfree_bytes[n], 0);
+	}
+	STORE_RELAXED(&c->rehomes, 0);
+	STORE_RELAXED(&c->fallback, 0);
+	nalloc__unlock(&registry_lock);
+}
+
 /* Unregister c and give back everything it holds.  Caller: c's owner. */
 static void mcache_release(struct mcache *c)
 {

@@ -229,6 +229,19 @@ static int dump(const char *dir)
 	/* 100 KB on every node, so that each <heap> has figures of its own */
 	void *onnode[NALLOC_MAX_NODES] = {0};
 	int nn = nalloc_num_nodes();
+	/* and the thread moves to another node, as a migrated thread is
+	 * re-homed: what it allocated so far stays on, and is counted on, its
+	 * first node (the counts used to move with the thread, so the new
+	 * node's in_use exceeded its committed bytes and malloc_info's free
+	 * bytes, which cannot be negative, disagreed with the JSON) */
+	if (nn > 1) {
+		int home = nalloc_thread_home();
+		int other = nalloc_node_id(0) == home ? nalloc_node_id(1) : nalloc_node_id(0);
+		if (nalloc_thread_set_home(other) != 0) {
+			perror("nalloc_thread_set_home");
+			return 1;
+		}
+	}
 	for (int i = 0; i < nn && i < NALLOC_MAX_NODES; i++)
 		onnode[i] = nalloc_malloc_onnode(100000, nalloc_node_id(i));
 	nalloc_stats_print(js, NALLOC_STATS_JSON);

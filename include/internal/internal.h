@@ -398,6 +398,8 @@ NALLOC_HIDDEN void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s,
 NALLOC_HIDDEN struct mcache *nalloc__mcache_create(void);
 NALLOC_HIDDEN void nalloc__mcache_destroy(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_flush(struct mcache *c);
+/* re-homing: c's counters go to its old heap (registry lock taken) */
+NALLOC_HIDDEN void nalloc__mcache_move_counters(struct mcache *c);
 NALLOC_HIDDEN void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32_t w,
                                            uint64_t m);
 NALLOC_HIDDEN void nalloc__mcache_rfree_flush(struct mcache *c);
@@ -486,10 +488,12 @@ struct mheap {
 	uint64_t large_allocs, large_frees, large_bytes_in_use;
 	uint64_t spans_in_use;
 	uint64_t nthreads;           /* mcaches homed here (registry lock) */
-	uint64_t dead_rehomes;       /* re-homings of exited threads (atomic) */
-	uint64_t dead_fallback;      /* off-node allocations, exited threads */
+	uint64_t dead_rehomes;       /* re-homings of exited threads, and of
+	                                threads homed here before (atomic) */
+	uint64_t dead_fallback;      /* off-node allocations, the same threads */
 	uint64_t onnode_allocs;      /* nalloc_malloc_onnode served here (atomic) */
-	/* merged from exited threads (atomic adds) */
+	/* merged from exited threads, and from threads re-homed away from
+	 * here (what they counted while homed here; atomic adds) */
 	uint64_t dead_mallocs[NALLOC_NUM_CLASSES];
 	uint64_t dead_frees[NALLOC_NUM_CLASSES];   /* local frees */
 	uint64_t dead_swept[NALLOC_NUM_CLASSES];   /* remote frees swept */
