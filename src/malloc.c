@@ -270,11 +270,13 @@
  *
  * LOCKS: no lock on the small malloc/free fast paths, local or remote, on
  *   one node or across nodes.  Locks are per node (heap) and per (node,
- *   class) (mcentral), taken once per span, never per object; there is no
- *   global lock on any allocation or free path (the mcache registry lock is
- *   taken at thread start and exit and by stats).  Each lock counts its
- *   acquisitions and waits: the per-node lock_acquisitions / lock_waits
- *   figures.  Order:
+ *   class) (mcentral), taken once per span, not per object, except by a
+ *   thread past its share of the cache budget or without a cache (one
+ *   object at a time from the mcentral, MALLOC above); there is no global
+ *   lock on any allocation or free path (the mcache registry lock is
+ *   taken at thread start and exit, at a re-home and by stats).  Each lock
+ *   counts its acquisitions and waits: the per-node lock_acquisitions /
+ *   lock_waits figures.  Order:
  *     init < mcache registry < mcentral < node heap < metadata.
  * START-UP and FORK: see init.c (bootstrap region for allocations made
  *   while hwloc and libc initialise; pthread_atfork takes every lock in
