@@ -223,11 +223,18 @@ void nalloc__mcache_rfree_add(struct mcache *c, struct mspan *s, void *p, uint32
 		nalloc__mcache_rfree_flush(c);
 }
 
+/* Bytes of s's free objects, by its allocBits (remote frees not swept yet
+ * not included): what a span brings to, or takes from, c->room. */
+static int64_t span_room(const struct mspan *s)
+{
+	return (int64_t)(s->nelems - nalloc__mspan_count_alloc(s)) * s->elemsize;
+}
+
 /* Hand one owned span (on none of c's lists, untagged) back to its
  * mcentral. */
 static void give_back(struct mcache *c, struct mspan *s)
 {
-	c->room -= (int64_t)(s->nelems - nalloc__mspan_count_alloc(s)) * s->elemsize;
+	c->room -= span_room(s);
 	s->onlist = 0;
 	nalloc__mcentral_uncache_span(s->central, s);
 }
@@ -465,13 +472,19 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
  * whole partial list (other threads can use them; our later frees into
  * them are remote frees), so what a thread holds for classes it no longer
  * uses goes back.  Each span goes back once: no walk repeats. */
-static void collect_step(struct mcache *c)
+/* The collector's next class in turn, 1 .. NALLOC_NUM_CLASSES - 1 (no
+ * division: this runs at every refill). */
+static int next_class(struct mcache *c)
 {
-	/* the next class in turn, 1 .. NALLOC_NUM_CLASSES - 1 (no division:
-	 * this runs at every refill) */
 	uint32_t next = c->gc_class + 1;
 	int cls = (int)(next < NALLOC_NUM_CLASSES ? next : 1);
 	c->gc_class = (uint32_t)cls;
+	return cls;
+}
+
+static void collect_step(struct mcache *c)
+{
+	int cls = next_class(c);
 	if (c->refills - c->class_refill[cls] > DECAY_REFILLS) {
 		give_back_class(c, cls);
 		c->class_refill[cls] = c->refills; /* once per quiet stretch */
@@ -562,9 +575,7 @@ static NOINLINE void shrink(struct mcache *c, int cls, size_t share)
 {
 	int64_t target = (int64_t)share / 2;
 	for (int k = 1; k < NALLOC_NUM_CLASSES && c->room > target; k++) {
-		uint32_t next = c->gc_class + 1;
-		int g = (int)(next < NALLOC_NUM_CLASSES ? next : 1);
-		c->gc_class = (uint32_t)g;
+		int g = next_class(c);
 		if (g != cls)
 			give_back_class(c, g);
 	}
@@ -639,7 +650,7 @@ NOINLINE void *nalloc__mcache_refill_alloc(struct mcache *c, int cls)
 			errno = ENOMEM;
 			return NULL;
 		}
-		c->room += (int64_t)(s->nelems - nalloc__mspan_count_alloc(s)) * s->elemsize;
+		c->room += span_room(s);
 	}
 	nalloc__mspan_rewind(s);
 	STORE_REL(&c->alloc[cls], s); /* stats read the span through it */

@@ -62,10 +62,9 @@ static const struct opt_desc table[] = {
 	 OPT_BOOL, &nalloc__opt.background, 0},
 	{"NALLOC_THREAD_CACHE_MB", "0",
 	 "while a process has more than twice as many threads as CPUs: MiB of free room in spans "
-	 "that all threads' "
-	 "caches may keep together, an even share each (64 KiB at least); past it a cache gives spans "
-	 "back and takes objects one at a time from spans every thread fills (0: 4 MiB per CPU, 32 MiB "
-	 "at least)",
+	 "that all threads' caches may keep together, an even share each (64 KiB at least); past it "
+	 "a cache gives spans back and takes objects one at a time from spans every thread fills "
+	 "(0: 4 MiB per CPU, 32 MiB at least)",
 	 OPT_U64, &nalloc__opt.thread_cache_mb, 0},
 	{"NALLOC_GUARD", "0",
 	 "1: an inaccessible page after each block over 32 KiB, so an overflow past its usable size "
