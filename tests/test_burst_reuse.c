@@ -16,7 +16,7 @@
  * A thread for each of the sizes 16, 24 and 32 KiB: 24 blocks allocated
  * and written, then all freed, 200 times.  After the first round
  * the node's lock acquisitions stay (almost) flat: before the fix, about
- * 2 x 8 a round and class.  A class of small blocks (256 B: 16 x 32 a
+ * 2 x 8 a round and class.  A class of small blocks (256 B, many to a
  * span) in the same pattern stays flat both before and after.
  */
 #include "api_util.h"

@@ -110,7 +110,7 @@ static void run(const char *m)
 	else
 		wait_phase(3);
 	uint64_t spans = spans_in_use();
-	/* 64 MiB of 64 KiB spans is 1024 spans; a few may stay (the
+	/* 64 MiB of 32 KiB spans is 2048 spans; a few may stay (the
 	 * producer's current span, a class or two of the active loop) */
 	CHECK_NALLOC(spans <= base_spans + 16,
 	             "%s producer: %llu spans in use after the consumer freed everything (baseline %llu)", m,
