@@ -229,6 +229,9 @@ static void verify(void)
 		if (span % k->size > span / 8)
 			fail("class %d: tail waste %" PRIu32 " exceeds 1/8 of %" PRIu32,
 			     c, span % k->size, span);
+		if (k->size <= MIN_OBJECTS_MAX && k->nelems < MIN_OBJECTS && span < MIN_SPAN_CAP)
+			fail("class %d: %" PRIu32 " objects in %" PRIu32 " bytes, fewer than %u "
+			     "in a span smaller than %u", c, k->nelems, span, MIN_OBJECTS, MIN_SPAN_CAP);
 
 		/* Every offset in the span, object starts included: the high
 		 * half of off * divmagic is the index, and the low half is
