@@ -314,9 +314,6 @@ static ALWAYS_INLINE void *small_alloc(unsigned cls)
 
 static ALWAYS_INLINE void *do_malloc(size_t size)
 {
-	if (likely(size <= NALLOC_SMALL_SIZE_MAX))
-		return small_alloc(nalloc__size_to_class16[(size + NALLOC_SMALL_SIZE_DIV - 1) /
-		                                           NALLOC_SMALL_SIZE_DIV]);
 	if (likely(size <= NALLOC_MAX_SMALL_SIZE))
 		return small_alloc(nalloc__size_class(size));
 	return nalloc__malloc_slow(size);

@@ -31,11 +31,7 @@ static int failures;
 
 static unsigned lookup(uint32_t size)
 {
-	if (size <= NALLOC_SMALL_SIZE_MAX)
-		return nalloc__size_to_class16[(size + NALLOC_SMALL_SIZE_DIV - 1) /
-					       NALLOC_SMALL_SIZE_DIV];
-	return nalloc__size_to_class128[(size - NALLOC_SMALL_SIZE_MAX +
-					 NALLOC_LARGE_SIZE_DIV - 1) / NALLOC_LARGE_SIZE_DIV];
+	return nalloc__size_to_class[(size + NALLOC_SMALL_SIZE_DIV - 1) / NALLOC_SMALL_SIZE_DIV];
 }
 
 static void check_constants(void)
@@ -52,12 +48,8 @@ static void check_constants(void)
 	      NELEMS(nalloc__class_nelems) == NALLOC_NUM_CLASSES &&
 	      NELEMS(nalloc__class_divmagic) == NALLOC_NUM_CLASSES,
 	      "per-class arrays do not have NALLOC_NUM_CLASSES entries");
-	CHECK(NELEMS(nalloc__size_to_class16) ==
-	      NALLOC_SMALL_SIZE_MAX / NALLOC_SMALL_SIZE_DIV + 1,
-	      "nalloc__size_to_class16 has %d entries", NELEMS(nalloc__size_to_class16));
-	CHECK(NELEMS(nalloc__size_to_class128) ==
-	      (NALLOC_MAX_SMALL_SIZE - NALLOC_SMALL_SIZE_MAX) / NALLOC_LARGE_SIZE_DIV + 1,
-	      "nalloc__size_to_class128 has %d entries", NELEMS(nalloc__size_to_class128));
+	CHECK(NELEMS(nalloc__size_to_class) == NALLOC_MAX_SMALL_SIZE / NALLOC_SMALL_SIZE_DIV + 1,
+	      "nalloc__size_to_class has %d entries", NELEMS(nalloc__size_to_class));
 	CHECK(nalloc__class_size[0] == 0, "class 0 has size %" PRIu32 ", want 0",
 	      nalloc__class_size[0]);
 	CHECK(nalloc__class_size[1] == 16, "class 1 has size %" PRIu32 ", want 16",

@@ -609,12 +609,10 @@ NALLOC_HIDDEN void nalloc__spanmap_clear(struct mheap *h, uintptr_t base, size_t
 NALLOC_HIDDEN int nalloc__spanmap_add_units(struct mheap *h, uintptr_t base, size_t size);
 
 /* ------------------------------------------------------------- size classes */
+/* size <= NALLOC_MAX_SMALL_SIZE */
 static ALWAYS_INLINE int nalloc__size_class(size_t size)
 {
-	if (size <= NALLOC_SMALL_SIZE_MAX)
-		return nalloc__size_to_class16[(size + NALLOC_SMALL_SIZE_DIV - 1) / NALLOC_SMALL_SIZE_DIV];
-	return nalloc__size_to_class128[(size - NALLOC_SMALL_SIZE_MAX + NALLOC_LARGE_SIZE_DIV - 1) /
-	                                NALLOC_LARGE_SIZE_DIV];
+	return nalloc__size_to_class[(size + NALLOC_SMALL_SIZE_DIV - 1) / NALLOC_SMALL_SIZE_DIV];
 }
 /* smallest class >= size whose objects are all aligned to align; 0 if none */
 NALLOC_HIDDEN int nalloc__size_class_aligned(size_t size, size_t align);
