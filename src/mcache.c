@@ -50,7 +50,10 @@ size_t nalloc__cache_budget;
 static uint64_t cache_cpus; /* CPUs the process may use (set at init) */
 #define CACHE_SHARE_MIN ((size_t)64 << 10)
 
-static size_t share_now = SIZE_MAX / 4; /* each cache's share: registry_lock
+/* a share while the budget is off, and the largest budget: no limit, and
+ * room + a span never overflows it */
+#define NO_LIMIT (SIZE_MAX / 4)
+static size_t share_now = NO_LIMIT; /* each cache's share: registry_lock
                                 to write (as live_caches changes), read
                                 relaxed at every refill */
 
@@ -58,7 +61,7 @@ static size_t share_now = SIZE_MAX / 4; /* each cache's share: registry_lock
 static void update_share(void)
 {
 	uint64_t n = live_caches;
-	size_t share = SIZE_MAX / 4; /* no limit (and room + a span never overflows) */
+	size_t share = NO_LIMIT;
 	if (n > 2 * cache_cpus) {
 		share = nalloc__cache_budget / n;
 		if (share < CACHE_SHARE_MIN)
@@ -94,7 +97,7 @@ void nalloc__mcache_global_init(void)
 	uint64_t mb = nalloc__opt.thread_cache_mb;
 	if (mb == 0)
 		mb = cache_cpus * 4 > 32 ? cache_cpus * 4 : 32;
-	nalloc__cache_budget = mb > (SIZE_MAX >> 22) ? SIZE_MAX / 4 : (size_t)mb << 20;
+	nalloc__cache_budget = mb > (SIZE_MAX >> 22) ? NO_LIMIT : (size_t)mb << 20;
 	/* glibc's first 32 keys live in the thread descriptor: no malloc */
 	exit_key_ok = pthread_key_create(&exit_key, nalloc__mcache_thread_exit) == 0;
 }
@@ -247,7 +250,6 @@ static ALWAYS_INLINE void count_window(struct mcache *c, int cls, struct mspan *
 {
 	c->win_loaded[cls] = (uint8_t)nalloc__popcount64(s->allocCache); /* room till used up */
 	STAT(CNT_ADD(&c->nmalloc[cls], nalloc__popcount64(s->allocCache)));
-	(void)c, (void)cls, (void)s;
 }
 
 static void uncount_window(struct mcache *c, int cls, struct mspan *s)
@@ -257,7 +259,6 @@ static void uncount_window(struct mcache *c, int cls, struct mspan *s)
 	           s->elemsize;
 	c->win_loaded[cls] = 0;
 	STAT(CNT_ADD(&c->nmalloc[cls], -(uint64_t)nalloc__popcount64(s->allocCache)));
-	(void)c, (void)cls;
 	STORE_RELAXED(&s->allocCache, 0);
 	s->cacheBits = NULL;
 }
@@ -305,8 +306,6 @@ static uint32_t owned_count(struct mcache *c, int cls, struct mspan *s)
 		uint32_t n = nalloc__mspan_sweep(s);
 		c->room += (int64_t)n * s->elemsize;
 		STAT(CNT_ADD(&c->nswept[cls], n));
-		(void)n;
-		(void)c;
 		(void)cls;
 	}
 	return nalloc__mspan_count_alloc(s);
@@ -466,12 +465,6 @@ NOINLINE void nalloc__mcache_free_tagged(struct mcache *c, struct mspan *s, void
 	partial_add(c, cls, s, true);
 }
 
-/* One step of the collector, each refill, on the next class in turn (each
- * class every NALLOC_NUM_CLASSES - 1 refills): a class this thread has not
- * refilled for DECAY_REFILLS refills gives back its current span and its
- * whole partial list (other threads can use them; our later frees into
- * them are remote frees), so what a thread holds for classes it no longer
- * uses goes back.  Each span goes back once: no walk repeats. */
 /* The collector's next class in turn, 1 .. NALLOC_NUM_CLASSES - 1 (no
  * division: this runs at every refill). */
 static int next_class(struct mcache *c)
@@ -482,6 +475,12 @@ static int next_class(struct mcache *c)
 	return cls;
 }
 
+/* One step of the collector, each refill, on the next class in turn (each
+ * class every NALLOC_NUM_CLASSES - 1 refills): a class this thread has not
+ * refilled for DECAY_REFILLS refills gives back its current span and its
+ * whole partial list (other threads can use them; our later frees into
+ * them are remote frees), so what a thread holds for classes it no longer
+ * uses goes back.  Each span goes back once: no walk repeats. */
 static void collect_step(struct mcache *c)
 {
 	int cls = next_class(c);
